@@ -1,0 +1,122 @@
+//! The crate's top-level error, its exit codes, and the one printer.
+//!
+//! Exit codes (documented in README.md):
+//! 0 ok, 1 error, 2 usage error or invalid profile, 3 plan found changes,
+//! 4 verification failed / cluster not healthy.
+
+use std::path::PathBuf;
+
+use crate::exec::ExecError;
+use crate::profile::Diagnostics;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_INVALID: u8 = 2;
+pub const EXIT_CHANGES: u8 = 3;
+pub const EXIT_UNHEALTHY: u8 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The profile did not parse or did not validate; each problem is listed.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// Bad flags or arguments that clap could not catch.
+    #[error("{message}")]
+    Usage { message: String, fix: String },
+    #[error("{what} {}: {source}", .path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// A step failed; `note` says what was already changed and how to resume.
+    #[error("{step}: {source}")]
+    Step {
+        step: String,
+        note: String,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("{0}")]
+    Unhealthy(String),
+    #[error("{message}")]
+    Other { message: String, note: String },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Invalid(_) | Error::Usage { .. } => EXIT_INVALID,
+            Error::Unhealthy(_) => EXIT_UNHEALTHY,
+            Error::Step { source, .. } => match source.exit_code() {
+                EXIT_INVALID => EXIT_INVALID,
+                _ => EXIT_ERROR,
+            },
+            _ => EXIT_ERROR,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn other(message: impl Into<String>, note: impl Into<String>) -> Self {
+        Error::Other {
+            message: message.into(),
+            note: note.into(),
+        }
+    }
+
+    fn note(&self) -> Option<&str> {
+        match self {
+            Error::Usage { fix, .. } if !fix.is_empty() => Some(fix),
+            Error::Step { note, .. } if !note.is_empty() => Some(note),
+            Error::Other { note, .. } if !note.is_empty() => Some(note),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Formats an error as `error:` / `cause:` / `note:` lines.
+pub fn format(err: &Error) -> String {
+    let mut out = String::new();
+    if let Error::Invalid(diags) = err {
+        out.push_str(&diags.to_string());
+        return out;
+    }
+    let head = match err {
+        // The step's own error is printed as a cause below.
+        Error::Step { step, .. } => format!("{step} failed"),
+        _ => err.to_string(),
+    };
+    out.push_str(&format!("error: {head}\n"));
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        out.push_str(&format!("cause: {c}\n"));
+        cause = c.source();
+    }
+    if let Some(note) = err.note() {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out
+}
+
+pub fn print(err: &Error) {
+    eprint!("{}", format(err));
+}

@@ -1,0 +1,13 @@
+//! pbx-cluster: one profile in, a highly available two-node Asterisk PBX out.
+//!
+//! Data flow: profile (TOML) -> model (validated) -> render (files per node)
+//! -> plan -> apply -> verify. Each stage takes the previous stage's type.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod exec;
+pub mod model;
+pub mod profile;
+
+pub use commands::run;
