@@ -52,4 +52,7 @@ pub struct Haresources2cibArgs {
     /// Write the CIB here instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The cluster had `auto_failback off` in ha.cf: keep the group where it runs.
+    #[arg(long)]
+    pub no_auto_failback: bool,
 }

@@ -7,7 +7,9 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod exec;
+pub mod fsutil;
 pub mod model;
 pub mod profile;
+pub mod render;
 
 pub use commands::run;

@@ -1,5 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
+mod haresources2cib;
+mod render;
 mod validate;
 
 use std::process::ExitCode;
@@ -12,9 +14,7 @@ use crate::error::Result;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(&args, cli.quiet),
-        Command::Render(_) | Command::Haresources2cib(_) => Err(crate::error::Error::other(
-            "not available in this build",
-            "",
-        )),
+        Command::Render(args) => render::run(&args, cli.quiet),
+        Command::Haresources2cib(args) => haresources2cib::run(&args),
     }
 }

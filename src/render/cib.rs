@@ -1,0 +1,388 @@
+//! The Pacemaker CIB as data. Built from the model (`from_model`) or from a classic
+//! haresources file (`haresources`), and written by one template.
+//!
+//! Shape (active-passive): a promotable DRBD clone; one group (Filesystem,
+//! drbdlinks, IPaddr2, the services) colocated with the promoted DRBD instance and
+//! ordered after its promotion. auto_failback becomes a location preference for the
+//! preferred node that outweighs stickiness; without it, stickiness keeps the group
+//! where it is.
+
+use serde::Serialize;
+
+use crate::model::{Engine, Fencing, Model, Node};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Op {
+    pub name: String,
+    pub interval: String,
+    pub timeout: Option<String>,
+    pub role: Option<String>,
+}
+
+impl Op {
+    pub fn new(name: &str, interval: &str, timeout: Option<&str>) -> Self {
+        Op {
+            name: name.into(),
+            interval: interval.into(),
+            timeout: timeout.map(Into::into),
+            role: None,
+        }
+    }
+
+    fn role(mut self, role: &str) -> Self {
+        self.role = Some(role.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Primitive {
+    pub id: String,
+    pub class: String,
+    pub provider: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub params: Vec<(String, String)>,
+    pub ops: Vec<Op>,
+}
+
+impl Primitive {
+    pub fn ocf(id: &str, provider: &str, kind: &str, params: &[(&str, &str)]) -> Self {
+        Primitive {
+            id: id.into(),
+            class: "ocf".into(),
+            provider: Some(provider.into()),
+            kind: kind.into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ops: Vec::new(),
+        }
+    }
+
+    pub fn ops(mut self, ops: Vec<Op>) -> Self {
+        self.ops = ops;
+        self
+    }
+
+    /// A service the engine starts through systemd (all target distros use it).
+    pub fn service(name: &str) -> Self {
+        Primitive {
+            id: format!("svc-{name}"),
+            class: "systemd".into(),
+            provider: None,
+            kind: name.into(),
+            params: Vec::new(),
+            // Generous start/stop timeouts: Asterisk and databases start slowly.
+            ops: vec![
+                Op::new("monitor", "30s", Some("60s")),
+                Op::new("start", "0s", Some("120s")),
+                Op::new("stop", "0s", Some("120s")),
+            ],
+        }
+    }
+
+    pub fn filesystem(id: &str, device: &str, directory: &str, fstype: &str) -> Self {
+        Primitive::ocf(
+            id,
+            "heartbeat",
+            "Filesystem",
+            &[
+                ("device", device),
+                ("directory", directory),
+                ("fstype", fstype),
+            ],
+        )
+        .ops(vec![
+            Op::new("monitor", "20s", Some("40s")),
+            Op::new("start", "0s", Some("60s")),
+            Op::new("stop", "0s", Some("60s")),
+        ])
+    }
+
+    pub fn drbdlinks(id: &str) -> Self {
+        Primitive::ocf(
+            id,
+            "pbx-cluster",
+            "drbdlinks",
+            &[("config", "/etc/drbdlinks.conf")],
+        )
+        .ops(vec![Op::new("monitor", "30s", Some("20s"))])
+    }
+
+    pub fn ipaddr2(id: &str, ip: &str, prefix: Option<&str>, nic: Option<&str>) -> Self {
+        let mut params = vec![("ip", ip)];
+        if let Some(p) = prefix {
+            params.push(("cidr_netmask", p));
+        }
+        if let Some(n) = nic {
+            params.push(("nic", n));
+        }
+        Primitive::ocf(id, "heartbeat", "IPaddr2", &params).ops(vec![Op::new(
+            "monitor",
+            "10s",
+            Some("20s"),
+        )])
+    }
+
+    pub fn ldirectord(id: &str, config: &str) -> Self {
+        Primitive::ocf(id, "heartbeat", "ldirectord", &[("configfile", config)]).ops(vec![Op::new(
+            "monitor",
+            "20s",
+            Some("10s"),
+        )])
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Group {
+    pub id: String,
+    pub members: Vec<Primitive>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CloneRes {
+    pub id: String,
+    pub meta: Vec<(String, String)>,
+    pub primitive: Option<Primitive>,
+    pub group: Option<Group>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Location {
+    pub id: String,
+    pub rsc: String,
+    pub node: String,
+    pub score: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Colocation {
+    pub id: String,
+    pub rsc: String,
+    pub with: String,
+    pub with_role: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Order {
+    pub id: String,
+    pub first: String,
+    pub first_action: String,
+    pub then: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Cib {
+    pub properties: Vec<(String, String)>,
+    pub primitives: Vec<Primitive>,
+    pub clones: Vec<CloneRes>,
+    pub groups: Vec<Group>,
+    pub locations: Vec<Location>,
+    pub colocations: Vec<Colocation>,
+    pub orders: Vec<Order>,
+    pub stickiness: String,
+}
+
+/// Score of the preferred node with auto_failback; stickiness stays below it.
+const FAILBACK_SCORE: &str = "100";
+/// Without auto_failback: a preference for the first start, outweighed by stickiness.
+const INITIAL_SCORE: &str = "50";
+
+impl Cib {
+    /// The DRBD resource as a promotable clone (Promoted/Unpromoted roles).
+    pub fn add_drbd(&mut self, resource: &str, promoted_max: u8) -> String {
+        let id = format!("drbd-{resource}");
+        let clone_id = format!("{id}-clone");
+        let meta = [
+            ("promotable", "true".to_string()),
+            ("promoted-max", promoted_max.to_string()),
+            ("promoted-node-max", "1".into()),
+            ("clone-max", "2".into()),
+            ("clone-node-max", "1".into()),
+            ("notify", "true".into()),
+        ];
+        let prim = Primitive::ocf(&id, "linbit", "drbd", &[("drbd_resource", resource)]).ops(vec![
+            Op::new("monitor", "29s", Some("20s")).role("Promoted"),
+            Op::new("monitor", "31s", Some("20s")).role("Unpromoted"),
+        ]);
+        self.clones.push(CloneRes {
+            id: clone_id.clone(),
+            meta: meta
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            primitive: Some(prim),
+            group: None,
+        });
+        clone_id
+    }
+
+    /// `rsc` runs where DRBD is promoted, and starts after the promotion.
+    pub fn tie_to_drbd(&mut self, rsc: &str, drbd_clone: &str) {
+        self.colocations.push(Colocation {
+            id: format!("{rsc}-with-{drbd_clone}"),
+            rsc: rsc.into(),
+            with: drbd_clone.into(),
+            with_role: Some("Promoted".into()),
+        });
+        self.orders.push(Order {
+            id: format!("{drbd_clone}-before-{rsc}"),
+            first: drbd_clone.into(),
+            first_action: "promote".into(),
+            then: rsc.into(),
+        });
+    }
+
+    pub fn prefer(&mut self, rsc: &str, node: &str, auto_failback: bool) {
+        self.locations.push(Location {
+            id: format!("{rsc}-prefers-{node}"),
+            rsc: rsc.into(),
+            node: node.into(),
+            score: if auto_failback {
+                FAILBACK_SCORE
+            } else {
+                INITIAL_SCORE
+            }
+            .into(),
+        });
+        self.stickiness = if auto_failback { "0" } else { "100" }.into();
+    }
+}
+
+/// The services that stay single-instance in load-balanced mode: the database
+/// cannot run on both nodes over one data directory.
+pub fn is_database(service: &str) -> bool {
+    matches!(service, "mysql" | "mariadb" | "postgresql")
+}
+
+fn vip_nic(model: &Model) -> Option<&str> {
+    let [a, b] = &model.nodes;
+    // One CIB serves both nodes: name the NIC only when both call it the same.
+    (a.frontend.interface == b.frontend.interface).then_some(a.frontend.interface.as_str())
+}
+
+pub fn from_model(model: &Model) -> Cib {
+    debug_assert_eq!(model.engine, Engine::Pacemaker);
+    let mut cib = Cib {
+        properties: vec![
+            ("cluster-name".into(), model.name.clone()),
+            (
+                "stonith-enabled".into(),
+                model.fencing.enabled().to_string(),
+            ),
+        ],
+        ..Cib::default()
+    };
+    if let Fencing::Agent { agent, devices, .. } = &model.fencing {
+        for d in devices {
+            let id = format!("fence-{}", d.node);
+            let mut params = vec![("pcmk_host_list".to_string(), d.node.clone())];
+            params.extend(d.params.iter().cloned());
+            cib.primitives.push(Primitive {
+                id: id.clone(),
+                class: "stonith".into(),
+                provider: None,
+                kind: agent.clone(),
+                params,
+                ops: vec![Op::new("monitor", "60s", Some("30s"))],
+            });
+            // A node never runs the device that powers itself off.
+            cib.locations.push(Location {
+                id: format!("{id}-not-on-{}", d.node),
+                rsc: id,
+                node: d.node.clone(),
+                score: "-INFINITY".into(),
+            });
+        }
+    }
+    let s = &model.storage;
+    let vip = model.network.virtual_ip.to_string();
+    let prefix = model.frontend_prefix().to_string();
+    let fs = Primitive::filesystem(
+        &format!("fs-{}", s.resource),
+        &s.device,
+        &s.mount_point.to_string_lossy(),
+        s.filesystem.name(),
+    );
+    let ip = Primitive::ipaddr2("vip", &vip, Some(&prefix), vip_nic(model));
+    let preferred: &Node = model.preferred();
+    let failback = model.membership.auto_failback;
+
+    match &model.load_balancing {
+        None => {
+            let drbd = cib.add_drbd(&s.resource, 1);
+            let mut members = vec![fs];
+            if !s.links.is_empty() {
+                members.push(Primitive::drbdlinks("drbdlinks"));
+            }
+            members.push(ip);
+            members.extend(model.services.iter().map(|svc| Primitive::service(svc)));
+            cib.groups.push(Group {
+                id: "pbx-group".into(),
+                members,
+            });
+            cib.tie_to_drbd("pbx-group", &drbd);
+            cib.prefer("pbx-group", &preferred.name, failback);
+        }
+        Some(_) => {
+            // Both nodes primary; OCFS2, the links and the balanced services on both.
+            let drbd = cib.add_drbd(&s.resource, 2);
+            let mut shared = vec![fs];
+            if !s.links.is_empty() {
+                shared.push(Primitive::drbdlinks("drbdlinks"));
+            }
+            shared.extend(
+                model
+                    .services
+                    .iter()
+                    .filter(|svc| !is_database(svc))
+                    .map(|svc| Primitive::service(svc)),
+            );
+            cib.clones.push(CloneRes {
+                id: "shared-clone".into(),
+                meta: vec![
+                    ("clone-max".into(), "2".into()),
+                    ("clone-node-max".into(), "1".into()),
+                    ("interleave".into(), "true".into()),
+                ],
+                primitive: None,
+                group: Some(Group {
+                    id: "shared-group".into(),
+                    members: shared,
+                }),
+            });
+            cib.tie_to_drbd("shared-clone", &drbd);
+            let mut director = vec![
+                ip,
+                Primitive::ldirectord("ldirectord", "/etc/ha.d/ldirectord.cf"),
+            ];
+            director.extend(
+                model
+                    .services
+                    .iter()
+                    .filter(|svc| is_database(svc))
+                    .map(|svc| Primitive::service(svc)),
+            );
+            cib.groups.push(Group {
+                id: "director-group".into(),
+                members: director,
+            });
+            cib.colocations.push(Colocation {
+                id: "director-group-with-shared-clone".into(),
+                rsc: "director-group".into(),
+                with: "shared-clone".into(),
+                with_role: None,
+            });
+            cib.orders.push(Order {
+                id: "shared-clone-before-director-group".into(),
+                first: "shared-clone".into(),
+                first_action: "start".into(),
+                then: "director-group".into(),
+            });
+            cib.prefer("director-group", &preferred.name, failback);
+        }
+    }
+    cib
+}

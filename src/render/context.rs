@@ -1,0 +1,493 @@
+//! The typed context every template gets, built from the model for one node.
+//! Values are pre-formatted for the files (ha.cf durations, ring addresses), so
+//! the templates hold layout and no logic beyond loops and switches.
+
+use serde::Serialize;
+
+use super::cib::{self, Cib};
+use super::keys;
+use crate::model::validate::fmt_duration;
+use crate::model::{
+    DrbdModule, Engine, Fencing, HealthCheck, IpProto, Link, Model, Node, Transport,
+};
+
+#[derive(Debug, Serialize)]
+pub struct Context {
+    pub cluster: String,
+    pub node: NodeCtx,
+    pub peer: NodeCtx,
+    pub nodes: Vec<NodeCtx>,
+    pub preferred: String,
+    pub vip: String,
+    pub membership: MembershipCtx,
+    pub heartbeat: HeartbeatCtx,
+    pub corosync: CorosyncCtx,
+    pub auth: AuthCtx,
+    pub drbd: DrbdCtx,
+    pub fencing: FencingCtx,
+    pub lb: Option<LbCtx>,
+    pub ocfs2: Ocfs2Ctx,
+    pub pbx: PbxCtx,
+    pub cib: Option<Cib>,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct NodeCtx {
+    pub name: String,
+    pub preferred: bool,
+    pub frontend_address: String,
+    pub frontend_interface: String,
+    pub heartbeat_address: String,
+    pub heartbeat_interface: String,
+    /// DUNDi entity ID: a locally administered MAC-style ID derived from the name.
+    pub dundi_eid: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MembershipCtx {
+    pub keepalive: String,
+    pub warntime: String,
+    pub deadtime: String,
+    pub initdead: String,
+    pub token_ms: u128,
+    pub udp_port: u16,
+    pub auto_failback: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeartbeatCtx {
+    /// ha.cf lines that say where heartbeats travel (`bcast eth1 eth0`, `ucast ...`).
+    pub links: Vec<String>,
+    /// The haresources group, left to right.
+    pub group: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CorosyncCtx {
+    pub links: Vec<String>,
+    pub nodes: Vec<CorosyncNode>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CorosyncNode {
+    pub name: String,
+    pub nodeid: usize,
+    pub addrs: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuthCtx {
+    pub algorithm: &'static str,
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DrbdHost {
+    pub name: String,
+    pub node_id: usize,
+    pub disk: String,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DrbdFencing {
+    pub policy: &'static str,
+    pub fence_peer: String,
+    pub unfence_peer: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DrbdCtx {
+    pub resource: String,
+    pub device: String,
+    pub port: u16,
+    pub protocol: String,
+    pub sync_rate: String,
+    pub filesystem: &'static str,
+    pub mount_point: String,
+    pub links: Vec<String>,
+    pub shared_secret: String,
+    pub dual_primary: bool,
+    pub fencing: Option<DrbdFencing>,
+    pub hosts: Vec<DrbdHost>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FenceDeviceCtx {
+    pub node: String,
+    /// The node that fences `node` (its peer).
+    pub from: String,
+    pub heartbeat_args: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FencingCtx {
+    pub enabled: bool,
+    pub heartbeat_plugin: String,
+    pub devices: Vec<FenceDeviceCtx>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LbServiceCtx {
+    pub name: String,
+    pub protocol: &'static str,
+    pub port: u16,
+    pub check: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LbCtx {
+    pub scheduler: String,
+    pub check_interval: u64,
+    pub check_timeout: u64,
+    pub services: Vec<LbServiceCtx>,
+    /// Real servers of this node's ldirectord (streamline setup).
+    pub real_servers: Vec<String>,
+    pub ocfs2_cluster: String,
+    pub ocfs2_port: u16,
+    pub dundi_context: String,
+    pub dundi_key: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ocfs2Node {
+    pub name: String,
+    pub number: usize,
+    pub address: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ocfs2Ctx {
+    pub nodes: Vec<Ocfs2Node>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExtensionCtx {
+    pub number: String,
+    pub name: String,
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PbxCtx {
+    pub context: String,
+    pub sip_port: u16,
+    pub extensions: Vec<ExtensionCtx>,
+}
+
+/// ha.cf and haresources speak whole seconds or `Nms`.
+fn hb_duration(d: std::time::Duration) -> String {
+    let s = fmt_duration(d);
+    s.strip_suffix('s')
+        .filter(|n| !n.ends_with('m'))
+        .map(str::to_string)
+        .unwrap_or(s)
+}
+
+fn dundi_eid(cluster: &str, node: &str) -> String {
+    let h = keys_eid(cluster, node);
+    // 0x02: locally administered, unicast - never a real NIC's address.
+    std::iter::once(0x02u8)
+        .chain(h)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn keys_eid(cluster: &str, node: &str) -> impl Iterator<Item = u8> {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{cluster}/{node}").as_bytes());
+    d.into_iter().take(5).collect::<Vec<_>>().into_iter()
+}
+
+fn node_ctx(model: &Model, n: &Node) -> NodeCtx {
+    NodeCtx {
+        name: n.name.clone(),
+        preferred: n.preferred,
+        frontend_address: n.frontend.address.to_string(),
+        frontend_interface: n.frontend.interface.clone(),
+        heartbeat_address: n.heartbeat.address.to_string(),
+        heartbeat_interface: n.heartbeat.interface.clone(),
+        dundi_eid: dundi_eid(&model.name, &n.name),
+    }
+}
+
+fn link_of(n: &Node, l: Link) -> (&str, String) {
+    match l {
+        Link::Frontend => (&n.frontend.interface, n.frontend.address.to_string()),
+        Link::Heartbeat => (&n.heartbeat.interface, n.heartbeat.address.to_string()),
+    }
+}
+
+pub fn build(model: &Model, node: &Node) -> Context {
+    let peer = model.peer_of(&node.name);
+    let m = &model.membership;
+    let s = &model.storage;
+    let prefix = model.frontend_prefix();
+    let same_nic = model.nodes[0].frontend.interface == model.nodes[1].frontend.interface;
+    let vip_res = if same_nic {
+        format!(
+            "IPaddr2::{}/{prefix}/{}",
+            model.network.virtual_ip, node.frontend.interface
+        )
+    } else {
+        format!("IPaddr2::{}/{prefix}", model.network.virtual_ip)
+    };
+
+    let hb_links = match m.transport {
+        Transport::Broadcast => vec![format!(
+            "bcast {}",
+            m.links
+                .iter()
+                .map(|l| link_of(node, *l).0)
+                .collect::<Vec<_>>()
+                .join(" ")
+        )],
+        // Both nodes' addresses: heartbeat skips its own, and ha.cf stays identical.
+        Transport::Unicast => m
+            .links
+            .iter()
+            .flat_map(|l| {
+                model
+                    .nodes
+                    .iter()
+                    .map(move |n| format!("ucast {} {}", link_of(node, *l).0, link_of(n, *l).1))
+            })
+            .collect(),
+    };
+    let hb_group = match &model.load_balancing {
+        None => {
+            let mut g = vec![
+                format!("drbddisk::{}", s.resource),
+                format!(
+                    "Filesystem::{}::{}::{}",
+                    s.device,
+                    s.mount_point.display(),
+                    s.filesystem.name()
+                ),
+            ];
+            if !s.links.is_empty() {
+                g.push("drbdlinks".into());
+            }
+            g.push(vip_res);
+            g.extend(model.services.iter().cloned());
+            g
+        }
+        // Only the director moves; DRBD, OCFS2 and the balanced services run on both.
+        Some(_) => {
+            let mut g = vec![vip_res, "ldirectord::ldirectord.cf".to_string()];
+            g.extend(
+                model
+                    .services
+                    .iter()
+                    .filter(|svc| cib::is_database(svc))
+                    .cloned(),
+            );
+            g
+        }
+    };
+
+    let drbd_fencing = match (model.engine, &model.fencing) {
+        (Engine::Pacemaker, Fencing::Agent { .. }) => Some(match node.drbd_module {
+            DrbdModule::V84 => DrbdFencing {
+                policy: "resource-and-stonith",
+                fence_peer: "/usr/lib/drbd/crm-fence-peer.sh".into(),
+                unfence_peer: Some("/usr/lib/drbd/crm-unfence-peer.sh".into()),
+            },
+            DrbdModule::V9 => DrbdFencing {
+                policy: "resource-and-stonith",
+                fence_peer: "/usr/lib/drbd/crm-fence-peer.9.sh".into(),
+                unfence_peer: Some("/usr/lib/drbd/crm-unfence-peer.9.sh".into()),
+            },
+        }),
+        (Engine::Pacemaker, Fencing::None) => None,
+        // Heartbeat: dopd marks the peer's disk Outdated over the heartbeat links.
+        (Engine::Heartbeat, _) => Some(DrbdFencing {
+            policy: "resource-only",
+            fence_peer: "/usr/libexec/heartbeat/drbd-peer-outdater -t 5".into(),
+            unfence_peer: None,
+        }),
+    };
+
+    let fencing = match &model.fencing {
+        Fencing::None => FencingCtx {
+            enabled: false,
+            heartbeat_plugin: String::new(),
+            devices: Vec::new(),
+        },
+        Fencing::Agent {
+            heartbeat_plugin,
+            devices,
+            ..
+        } => FencingCtx {
+            enabled: true,
+            heartbeat_plugin: heartbeat_plugin.clone().unwrap_or_default(),
+            devices: devices
+                .iter()
+                .map(|d| FenceDeviceCtx {
+                    node: d.node.clone(),
+                    from: model.peer_of(&d.node).name.clone(),
+                    heartbeat_args: d.heartbeat_args.clone(),
+                })
+                .collect(),
+        },
+    };
+
+    let lb = model.load_balancing.as_ref().map(|lb| LbCtx {
+        scheduler: lb.scheduler.clone(),
+        check_interval: lb.check_interval.as_secs().max(1),
+        check_timeout: lb.check_timeout.as_secs().max(1),
+        services: lb
+            .services
+            .iter()
+            .map(|svc| LbServiceCtx {
+                name: svc.name.clone(),
+                protocol: match svc.protocol {
+                    IpProto::Udp => "udp",
+                    IpProto::Tcp => "tcp",
+                },
+                port: svc.port,
+                check: match svc.check {
+                    HealthCheck::Sip => "sip",
+                    HealthCheck::Http => "http",
+                    HealthCheck::Connect => "connect",
+                    HealthCheck::None => "none",
+                },
+            })
+            .collect(),
+        // Streamline: the preferred node balances over both; the other only over itself.
+        real_servers: if node.preferred {
+            model
+                .nodes
+                .iter()
+                .map(|n| n.frontend.address.to_string())
+                .collect()
+        } else {
+            vec![node.frontend.address.to_string()]
+        },
+        ocfs2_cluster: lb.ocfs2_cluster.clone(),
+        ocfs2_port: lb.ocfs2_port,
+        dundi_context: lb.dundi_context.clone(),
+        dundi_key: "pbx-cluster-dundi".into(),
+    });
+
+    Context {
+        cluster: model.name.clone(),
+        node: node_ctx(model, node),
+        peer: node_ctx(model, peer),
+        nodes: model.nodes.iter().map(|n| node_ctx(model, n)).collect(),
+        preferred: model.preferred().name.clone(),
+        vip: model.network.virtual_ip.to_string(),
+        membership: MembershipCtx {
+            keepalive: hb_duration(m.keepalive),
+            warntime: hb_duration(m.warntime),
+            deadtime: hb_duration(m.deadtime),
+            initdead: hb_duration(m.initdead),
+            token_ms: m.deadtime.as_millis(),
+            udp_port: m.udp_port,
+            auto_failback: m.auto_failback,
+        },
+        heartbeat: HeartbeatCtx {
+            links: hb_links,
+            group: hb_group,
+        },
+        corosync: CorosyncCtx {
+            links: m
+                .links
+                .iter()
+                .map(|l| format!("{l:?}").to_lowercase())
+                .collect(),
+            nodes: model
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| CorosyncNode {
+                    name: n.name.clone(),
+                    nodeid: i + 1,
+                    addrs: m.links.iter().map(|l| link_of(n, *l).1).collect(),
+                })
+                .collect(),
+        },
+        auth: AuthCtx {
+            algorithm: model.auth.algorithm.name(),
+            secret: model.auth.secret.expose().to_string(),
+        },
+        drbd: DrbdCtx {
+            resource: s.resource.clone(),
+            device: s.device.clone(),
+            port: s.port,
+            protocol: format!("{:?}", s.protocol),
+            sync_rate: s.sync_rate.clone(),
+            filesystem: s.filesystem.name(),
+            mount_point: s.mount_point.display().to_string(),
+            links: s.links.iter().map(|p| p.display().to_string()).collect(),
+            shared_secret: keys::drbd_shared_secret(&model.auth.secret),
+            dual_primary: model.load_balancing.is_some(),
+            fencing: drbd_fencing,
+            hosts: model
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| DrbdHost {
+                    name: n.name.clone(),
+                    node_id: i,
+                    disk: n.drbd_disk.clone(),
+                    address: n.heartbeat.address.to_string(),
+                })
+                .collect(),
+        },
+        fencing,
+        lb,
+        ocfs2: Ocfs2Ctx {
+            nodes: model
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Ocfs2Node {
+                    name: n.name.clone(),
+                    number: i,
+                    address: n.heartbeat.address.to_string(),
+                })
+                .collect(),
+        },
+        pbx: PbxCtx {
+            context: model.pbx.context.clone(),
+            sip_port: model.pbx.sip_port,
+            extensions: model
+                .pbx
+                .extensions
+                .iter()
+                .map(|e| ExtensionCtx {
+                    number: e.number.clone(),
+                    name: e.name.clone(),
+                    secret: e.secret.expose().to_string(),
+                })
+                .collect(),
+        },
+        cib: (model.engine == Engine::Pacemaker).then(|| cib::from_model(model)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_durations_are_seconds_or_ms() {
+        assert_eq!(hb_duration(std::time::Duration::from_secs(10)), "10");
+        assert_eq!(hb_duration(std::time::Duration::from_millis(500)), "500ms");
+        assert_eq!(
+            hb_duration(std::time::Duration::from_millis(1500)),
+            "1500ms"
+        );
+    }
+
+    #[test]
+    fn dundi_eids_are_locally_administered_and_distinct() {
+        let a = dundi_eid("pbx", "cl01");
+        let b = dundi_eid("pbx", "cl02");
+        assert!(a.starts_with("02:"), "{a}");
+        assert_eq!(a.len(), 17);
+        assert_ne!(a, b);
+    }
+}
