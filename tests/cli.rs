@@ -1,0 +1,299 @@
+//! The real binary: exit codes, output streams, files written, secrets kept.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+#[test]
+fn shipped_profiles_validate() {
+    for name in SHIPPED_PROFILES {
+        let o = run(&["validate", profile(name).to_str().unwrap()]);
+        assert!(o.status.success(), "{name}: {}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("valid ("), "{name}");
+    }
+}
+
+#[test]
+fn invalid_profile_exits_2_with_one_line_per_problem_and_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(profile("seed-heartbeat"))
+        .unwrap()
+        .replace("deadtime = \"10s\"", "deadtime = \"1500ms\"")
+        .replace("address = \"10.0.0.4\"", "address = \"10.1.0.4\"");
+    std::fs::write(
+        dir.path().join("seed.secret"),
+        "a-secret-of-sufficient-length",
+    )
+    .unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, src).unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(errors.len(), 3, "{err}");
+    assert!(
+        errors
+            .iter()
+            .all(|l| l.starts_with(&format!("{}:", p.display()))),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            ":24:25: error: node[1].heartbeat.address: 10.1.0.4 is outside the network 10.0.0.0/24"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("membership.deadtime: deadtime 1500ms is less than twice keepalive 1s (fix: raise deadtime to at least 2s)"), "{err}");
+}
+
+#[test]
+fn unknown_key_names_its_position_and_suggests_the_right_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::fs::read_to_string(profile("seed-pacemaker"))
+        .unwrap()
+        .replace("udp-port = 694", "udp-prot = 694");
+    let p = dir.path().join("typo.toml");
+    std::fs::write(&p, src).unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("typo.toml:31:1: error: unknown field `udp-prot`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `udp-port`?"), "{err}");
+}
+
+#[test]
+fn missing_profile_file_is_exit_2() {
+    let o = run(&["validate", "/nonexistent/cluster.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("/nonexistent/cluster.toml: error: cannot read the profile"));
+}
+
+#[test]
+fn render_writes_files_where_they_belong_with_modes() {
+    let out = render_all(&profile("seed-heartbeat"));
+    let mode = |p: &str| {
+        std::fs::metadata(out.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("cl01/etc/ha.d/authkeys"), 0o600);
+    assert_eq!(mode("cl01/etc/drbd.d/r0.res"), 0o600);
+    assert_eq!(mode("cl01/etc/ha.d/ha.cf"), 0o644);
+    assert_eq!(mode("cl02/etc/asterisk/pjsip.conf"), 0o640);
+    let pm = render_all(&profile("seed-pacemaker"));
+    let mode = |p: &str| {
+        std::fs::metadata(pm.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("cl01/etc/corosync/authkey"), 0o400);
+    assert_eq!(mode("cl01/etc/pbx-cluster/cib.xml"), 0o600);
+}
+
+#[test]
+fn render_is_byte_identical_across_runs() {
+    for name in SHIPPED_PROFILES {
+        let a = render_all(&profile(name));
+        let b = render_all(&profile(name));
+        let fa = files_under(a.path());
+        assert_eq!(fa, files_under(b.path()), "{name}");
+        assert!(fa.len() >= 20, "{name}: only {} files", fa.len());
+        for f in fa {
+            assert_eq!(
+                std::fs::read(a.path().join(&f)).unwrap(),
+                std::fs::read(b.path().join(&f)).unwrap(),
+                "{name}: {}",
+                f.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn single_node_render_and_unknown_node() {
+    let out = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["render", "--node", "cl02", "--out"])
+        .arg(out.path())
+        .arg(profile("seed-pacemaker"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).trim(), out.path().display().to_string());
+    assert!(out.path().join("etc/corosync/corosync.conf").exists());
+
+    let empty = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["render", "--node", "cl03", "--out"])
+        .arg(empty.path())
+        .arg(profile("seed-pacemaker"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("node \"cl03\" is not in the profile")
+            && err.contains("use one of: cl01, cl02"),
+        "{err}"
+    );
+    assert!(
+        files_under(empty.path()).is_empty(),
+        "nothing may be written"
+    );
+}
+
+#[test]
+fn secrets_never_reach_stdout_or_stderr() {
+    let secret = std::fs::read_to_string(root().join("profiles/seed.secret")).unwrap();
+    let secret = secret.trim();
+    let needles = [secret, "change-me-1001", "change-me-1002", "ipmi-secret"];
+    let out = tempfile::tempdir().unwrap();
+    // A profile with fencing passwords too, and a warning-producing setting.
+    let src = std::fs::read_to_string(profile("seed-pacemaker")).unwrap().replace(
+        "agent = \"none\"",
+        "agent = \"fence_ipmilan\"\n[fencing.nodes.cl01]\nparams = { password = \"ipmi-secret\" }\n[fencing.nodes.cl02]\nparams = { password = \"ipmi-secret\" }",
+    );
+    let p = out.path().join("p.toml");
+    std::fs::write(
+        &p,
+        src.replace(
+            "secret-file = \"seed.secret\"",
+            &format!("secret = \"{secret}\""),
+        ),
+    )
+    .unwrap();
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["validate", p.to_str().unwrap()],
+        vec![
+            "render",
+            "--all",
+            "--out",
+            out.path().join("o").to_str().unwrap(),
+            p.to_str().unwrap(),
+        ],
+    ] {
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        outputs.push(o);
+    }
+    // A failing profile prints its problems; the secret is still not among them.
+    let short = src.replace("secret-file = \"seed.secret\"", "secret = \"short-secret\"");
+    std::fs::write(&p, short).unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        !text(&o.stderr).contains("short-secret"),
+        "{}",
+        text(&o.stderr)
+    );
+    outputs.push(o);
+    for o in outputs {
+        let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+        for n in needles {
+            assert!(!all.contains(n), "a secret was printed: {all}");
+        }
+    }
+    // ...but the files that need them have them.
+    let authkey_dir = out.path().join("o/cl01/etc/pbx-cluster/cib.xml");
+    assert!(
+        std::fs::read_to_string(authkey_dir)
+            .unwrap()
+            .contains("ipmi-secret")
+    );
+}
+
+#[test]
+fn manifest_lists_every_file_with_sha256_and_boot_changes() {
+    let out = render_all(&profile("seed-heartbeat"));
+    let node = out.path().join("cl01");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(node.join("etc/pbx-cluster/manifest.json")).unwrap())
+            .unwrap();
+    let files = m["files"].as_array().unwrap();
+    let on_disk: Vec<String> = files_under(&node)
+        .into_iter()
+        .map(|p| format!("/{}", p.display()))
+        .filter(|p| p != "/etc/pbx-cluster/manifest.json")
+        .collect();
+    let listed: Vec<String> = files
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, on_disk);
+    for f in files {
+        let bytes =
+            std::fs::read(node.join(f["path"].as_str().unwrap().trim_start_matches('/'))).unwrap();
+        use sha2::Digest;
+        assert_eq!(
+            f["sha256"].as_str().unwrap(),
+            hex::encode(sha2::Sha256::digest(&bytes))
+        );
+    }
+    assert_eq!(
+        m["boot"]["disable"],
+        serde_json::json!(["mysql", "postfix", "asterisk", "apache2"])
+    );
+    assert_eq!(
+        m["boot"]["enable"],
+        serde_json::json!(["drbd", "heartbeat"])
+    );
+}
+
+#[test]
+fn haresources2cib_converts_the_reference_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let hr = dir.path().join("haresources");
+    std::fs::write(&hr, "cl01 drbddisk::r0 \\\n  Filesystem::/dev/drbd0::/mnt/share::xfs drbdlinks \\\n  IPAddr::192.168.178.5/24/eth0 mysql postfix asterisk apache2\n").unwrap();
+    let o = run(&["haresources2cib", hr.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let xml = text(&o.stdout);
+    let order: Vec<usize> = [
+        "id=\"fs-mnt-share\"",
+        "id=\"drbdlinks\"",
+        "id=\"ip-192-168-178-5\"",
+        "id=\"svc-mysql\"",
+        "id=\"svc-apache2\"",
+    ]
+    .iter()
+    .map(|id| xml.find(id).unwrap_or_else(|| panic!("{id} missing")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "group order kept");
+    std::fs::write(&hr, "cl01 Bogus::x\n").unwrap();
+    let o = run(&["haresources2cib", hr.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("haresources:1: no Pacemaker equivalent known for `Bogus::x`"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn every_generated_text_file_carries_the_header() {
+    for name in SHIPPED_PROFILES {
+        let out = render_all(&profile(name));
+        for f in files_under(out.path()) {
+            let bytes = std::fs::read(out.path().join(&f)).unwrap();
+            let s = f.to_string_lossy();
+            if s.ends_with("authkey") || s.ends_with("manifest.json") {
+                continue; // binary key; JSON has no comments (it names its generator)
+            }
+            let head: String = text(&bytes).lines().take(2).collect::<Vec<_>>().join("\n");
+            assert!(
+                head.contains("generated by pbx-cluster - do not edit"),
+                "{name}: {s}"
+            );
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const SHIPPED_PROFILES: &[&str] = &[
+    "seed-heartbeat",
+    "seed-pacemaker",
+    "loadbalanced",
+    "lab",
+    "example",
+];
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn profile(name: &str) -> PathBuf {
+    root().join("profiles").join(format!("{name}.toml"))
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pbx-cluster"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("pbx-cluster runs")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A real tool the tests need. Missing means a broken setup, not a skip.
+pub fn require_tool(path: &str, package: &str) -> PathBuf {
+    let p = if path.starts_with('/') {
+        PathBuf::from(path)
+    } else {
+        std::env::var_os("PATH")
+            .and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(path))
+                    .find(|c| c.exists())
+            })
+            .unwrap_or_else(|| PathBuf::from(path))
+    };
+    assert!(
+        p.exists(),
+        "{path} is missing: install the Debian package {package} (.ci/run does)"
+    );
+    p
+}
+
+/// Renders `profile` for all nodes into a fresh temp dir.
+pub fn render_all(profile: &Path) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["render", "--quiet", "--all", "--out"])
+        .arg(out.path())
+        .arg(profile)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "render failed: {}", text(&o.stderr));
+    out
+}
+
+/// Every file under `dir`, as paths relative to it, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
