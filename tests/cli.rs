@@ -98,6 +98,19 @@ fn render_writes_files_where_they_belong_with_modes() {
     };
     assert_eq!(mode("cl01/etc/corosync/authkey"), 0o400);
     assert_eq!(mode("cl01/etc/pbx-cluster/cib.xml"), 0o600);
+    let hb = render_all(&fixture("heartbeat-unicast-stonith"));
+    let mode = |p: &str| {
+        std::fs::metadata(hb.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(
+        mode("cl01/etc/ha.d/ha.cf"),
+        0o600,
+        "stonith_host lines hold credentials"
+    );
 }
 
 #[test]

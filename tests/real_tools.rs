@@ -53,8 +53,13 @@ fn o2cb(conf: &Path, cluster: &str) -> (bool, String) {
 
 #[test]
 fn drbdadm_84_accepts_every_shipped_profile() {
-    for name in SHIPPED_PROFILES {
-        let out = render_all(&profile(name));
+    let all = SHIPPED_PROFILES
+        .iter()
+        .map(|n| profile(n))
+        .chain([fixture("heartbeat-unicast-stonith")]);
+    for path in all {
+        let name = path.display();
+        let out = render_all(&path);
         for node in std::fs::read_dir(out.path()).unwrap() {
             let node = node.unwrap().path();
             let (ok, log) = drbdadm84(&node.join("etc/drbd.conf"));
@@ -121,6 +126,7 @@ fn crm_verify_accepts_every_pacemaker_cib() {
         profile("lab"),
         profile("example"),
         dir.path().join("lb-pacemaker.toml"),
+        fixture("drbd9-fenced-pacemaker"),
     ] {
         let out = render_all(&p);
         for node in std::fs::read_dir(out.path()).unwrap() {
@@ -130,7 +136,7 @@ fn crm_verify_accepts_every_pacemaker_cib() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 10);
 }
 
 #[test]

@@ -148,12 +148,15 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
     )?;
     match model.engine {
         Engine::Heartbeat => {
+            // stonith_host lines carry the fence devices' credentials.
+            let fenced = model.fencing.enabled();
+            let mode = if fenced { 0o600 } else { 0o644 };
             b.render(
                 "heartbeat/ha.cf.j2",
                 "/etc/ha.d/ha.cf",
-                0o644,
+                mode,
                 "root",
-                false,
+                fenced,
             )?;
             b.render(
                 "heartbeat/authkeys.j2",

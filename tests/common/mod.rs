@@ -12,6 +12,15 @@ pub const SHIPPED_PROFILES: &[&str] = &[
     "example",
 ];
 
+/// Test-only profiles that reach the template branches the shipped ones do not.
+pub const FIXTURE_PROFILES: &[&str] = &["drbd9-fenced-pacemaker", "heartbeat-unicast-stonith"];
+
+pub fn fixture(name: &str) -> PathBuf {
+    root()
+        .join("tests/fixtures/profiles")
+        .join(format!("{name}.toml"))
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
