@@ -245,6 +245,13 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
                 "set storage.protocol = \"C\"",
             );
         }
+        if let Some(i) = s.links.iter().position(|l| l == Path::new("/etc/asterisk")) {
+            c.err(
+                &format!("storage.links[{i}]"),
+                "in load-balanced mode both nodes run Asterisk, each with its own DUNDi identity in /etc/asterisk",
+                "keep /etc/asterisk local; share data such as /var/spool/asterisk/voicemail",
+            );
+        }
     }
     if let (Some(Mode::ActivePassive), Some(s)) = (mode, &storage) {
         if s.filesystem == Filesystem::Ocfs2 {

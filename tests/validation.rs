@@ -1,0 +1,468 @@
+//! One test per validation rule: each breaks a valid profile in one way and checks
+//! that the message names the field, the position and the fix.
+
+use std::path::Path;
+
+use pbx_cluster::error::Error;
+use pbx_cluster::profile;
+
+const SECRET_LINE: &str = "secret-file = \"seed.secret\"";
+
+fn base() -> String {
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/seed-heartbeat.toml"
+    ))
+    .unwrap();
+    src.replace(
+        SECRET_LINE,
+        "secret = \"a-test-secret-that-is-long-enough\"",
+    )
+}
+
+/// All diagnostic lines (errors and warnings) for a profile text.
+fn lines(src: &str) -> (bool, String) {
+    match profile::parse(src, Path::new("p.toml"), Path::new("/nonexistent-dir")) {
+        Ok(loaded) => (true, loaded.warnings.to_string()),
+        Err(Error::Invalid(d)) => (false, d.to_string()),
+        Err(e) => panic!("unexpected error kind: {e}"),
+    }
+}
+
+fn expect_error(src: String, needle: &str) {
+    let (ok, out) = lines(&src);
+    assert!(!ok, "profile should be invalid; got:\n{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line contains {needle:?}:\n{out}"));
+    assert!(line.starts_with("p.toml:"), "{line}");
+    assert!(line.contains(": error: "), "{line}");
+    assert!(
+        line.contains("(fix: "),
+        "every problem says how to fix it: {line}"
+    );
+}
+
+fn expect_warning(src: String, needle: &str) {
+    let (ok, out) = lines(&src);
+    assert!(ok, "profile should stay valid:\n{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line contains {needle:?}:\n{out}"));
+    assert!(
+        line.contains(": warning: ") && line.contains("(fix: "),
+        "{line}"
+    );
+}
+
+fn second_node_start(src: &str) -> usize {
+    src.match_indices("[[node]]").nth(1).unwrap().0
+}
+
+#[test]
+fn base_profile_is_valid() {
+    let (ok, out) = lines(&base());
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn unknown_field_is_reported_with_its_position() {
+    expect_error(
+        base().replace("initdead = \"80s\"", "initdead = \"80s\"\nnitdead = 3"),
+        "p.toml:31:1: error: unknown field `nitdead`",
+    );
+}
+
+#[test]
+fn exactly_two_nodes() {
+    let src = base();
+    let start = second_node_start(&src);
+    let end = src.find("[membership]").unwrap();
+    let one = format!("{}{}", &src[..start], &src[end..]);
+    expect_error(
+        one,
+        "node: the profile has 1 [[node]] tables; a cluster has exactly two",
+    );
+}
+
+#[test]
+fn node_names_distinct() {
+    let src = base();
+    let i = second_node_start(&src);
+    let fixed = format!(
+        "{}{}",
+        &src[..i],
+        src[i..].replacen("name = \"cl02\"", "name = \"cl01\"", 1)
+    );
+    expect_error(fixed, "node[1].name: both nodes are named \"cl01\"");
+}
+
+#[test]
+fn node_frontend_addresses_distinct() {
+    expect_error(
+        base().replace("address = \"192.168.178.4\"", "address = \"192.168.178.3\""),
+        "node[1].frontend.address: both nodes use 192.168.178.3",
+    );
+}
+
+#[test]
+fn node_heartbeat_addresses_distinct() {
+    expect_error(
+        base().replace("address = \"10.0.0.4\"", "address = \"10.0.0.3\""),
+        "node[1].heartbeat.address: both nodes use 10.0.0.3",
+    );
+}
+
+#[test]
+fn frontend_address_inside_its_network() {
+    expect_error(
+        base().replace("address = \"192.168.178.4\"", "address = \"192.168.1.4\""),
+        "p.toml:23:24: error: node[1].frontend.address: 192.168.1.4 is outside the network 192.168.178.0/24",
+    );
+}
+
+#[test]
+fn heartbeat_address_inside_its_network() {
+    expect_error(
+        base().replace("address = \"10.0.0.4\"", "address = \"10.9.0.4\""),
+        "node[1].heartbeat.address: 10.9.0.4 is outside the network 10.0.0.0/24",
+    );
+}
+
+#[test]
+fn address_is_not_the_broadcast_address() {
+    expect_error(
+        base().replace("address = \"10.0.0.4\"", "address = \"10.0.0.255\""),
+        "10.0.0.255 is the network or broadcast address",
+    );
+}
+
+#[test]
+fn virtual_ip_inside_frontend_network() {
+    expect_error(
+        base().replace(
+            "virtual-ip = \"192.168.178.5\"",
+            "virtual-ip = \"192.168.9.5\"",
+        ),
+        "network.frontend.virtual-ip: 192.168.9.5 is outside the network 192.168.178.0/24",
+    );
+}
+
+#[test]
+fn virtual_ip_is_not_a_node_address() {
+    expect_error(
+        base().replace(
+            "virtual-ip = \"192.168.178.5\"",
+            "virtual-ip = \"192.168.178.4\"",
+        ),
+        "network.frontend.virtual-ip: 192.168.178.4 is also node cl02's own address",
+    );
+}
+
+#[test]
+fn heartbeat_network_is_separate_from_frontend() {
+    expect_error(
+        base()
+            .replace("cidr = \"10.0.0.0/24\"", "cidr = \"192.168.178.0/25\"")
+            .replace("\"10.0.0.3\"", "\"192.168.178.13\"")
+            .replace("\"10.0.0.4\"", "\"192.168.178.14\""),
+        "network.heartbeat.cidr: 192.168.178.0/25 overlaps the frontend network",
+    );
+}
+
+#[test]
+fn cidr_without_host_bits() {
+    expect_error(
+        base().replace("cidr = \"10.0.0.0/24\"", "cidr = \"10.0.0.1/24\""),
+        "network.heartbeat.cidr: \"10.0.0.1/24\" has host bits set (fix: write the network address: 10.0.0.0/24)",
+    );
+}
+
+#[test]
+fn exactly_one_preferred_node() {
+    expect_error(
+        base().replace("preferred = true\n", ""),
+        "node[0].preferred: no node is preferred",
+    );
+    let src = base();
+    let i = second_node_start(&src);
+    let both = format!(
+        "{}{}",
+        &src[..i],
+        src[i..].replacen("name = \"cl02\"", "name = \"cl02\"\npreferred = true", 1)
+    );
+    expect_error(both, "node[1].preferred: both nodes are preferred");
+}
+
+#[test]
+fn heartbeat_link_uses_its_own_interface() {
+    expect_error(
+        base().replacen("interface = \"eth1\"", "interface = \"eth0\"", 1),
+        "node[0].heartbeat.interface: the heartbeat link uses the same interface (eth0) as the frontend",
+    );
+}
+
+#[test]
+fn deadtime_at_least_twice_keepalive() {
+    expect_error(
+        base().replace("keepalive = \"1s\"", "keepalive = \"6s\""),
+        "membership.deadtime: deadtime 10s is less than twice keepalive 6s (fix: raise deadtime to at least 12s)",
+    );
+}
+
+#[test]
+fn initdead_at_least_twice_deadtime_is_a_warning() {
+    expect_warning(
+        base().replace("initdead = \"80s\"", "initdead = \"15s\""),
+        "membership.initdead: initdead 15s is less than twice deadtime 10s",
+    );
+}
+
+#[test]
+fn warntime_between_keepalive_and_deadtime() {
+    expect_error(
+        base().replace(
+            "deadtime = \"10s\"",
+            "deadtime = \"10s\"\nwarntime = \"12s\"",
+        ),
+        "membership.warntime: warntime 12s is not between keepalive 1s and deadtime 10s",
+    );
+}
+
+#[test]
+fn durations_need_units() {
+    expect_error(
+        base().replace("keepalive = \"1s\"", "keepalive = \"one\""),
+        "membership.keepalive: \"one\" is not a duration",
+    );
+}
+
+#[test]
+fn single_heartbeat_link_is_a_warning() {
+    expect_warning(
+        base().replace(
+            "links = [\"frontend\", \"heartbeat\"]",
+            "links = [\"heartbeat\"]",
+        ),
+        "membership.links: heartbeats travel on one link only",
+    );
+}
+
+#[test]
+fn drbdlinks_paths_are_absolute() {
+    expect_error(
+        base().replace("\"/etc/asterisk\", ", "\"etc/asterisk\", "),
+        "storage.links[0]: \"etc/asterisk\" is not an absolute path (fix: write it from the root, e.g. /etc/asterisk)",
+    );
+}
+
+#[test]
+fn drbdlinks_paths_not_nested() {
+    expect_error(
+        base().replace("\"/var/lib/mysql\"]", "\"/var/lib/asterisk/keys\"]"),
+        "storage.links[3]: /var/lib/asterisk/keys and /var/lib/asterisk are nested",
+    );
+}
+
+#[test]
+fn drbdlinks_paths_outside_the_mount_point() {
+    expect_error(
+        base().replace("\"/var/lib/mysql\"]", "\"/mnt/share/db\"]"),
+        "storage.links[3]: /mnt/share/db and the mount point /mnt/share contain one another",
+    );
+}
+
+#[test]
+fn secret_file_must_exist() {
+    let src = base().replace(
+        "secret = \"a-test-secret-that-is-long-enough\"",
+        SECRET_LINE,
+    );
+    expect_error(
+        src,
+        "auth.secret-file: cannot read /nonexistent-dir/seed.secret",
+    );
+}
+
+#[test]
+fn secret_long_enough() {
+    expect_error(
+        base().replace("a-test-secret-that-is-long-enough", "short"),
+        "auth.secret: the secret has 5 characters; at least 16 are needed",
+    );
+}
+
+#[test]
+fn secret_given_once() {
+    expect_error(
+        base().replace(
+            "algorithm = \"sha1\"",
+            &format!("algorithm = \"sha1\"\n{SECRET_LINE}"),
+        ),
+        "auth.secret-file: both secret and secret-file are set",
+    );
+}
+
+#[test]
+fn crc_auth_is_a_warning() {
+    expect_warning(
+        base().replace("algorithm = \"sha1\"", "algorithm = \"crc\""),
+        "auth.algorithm: crc only detects corruption",
+    );
+}
+
+#[test]
+fn unknown_engine_gets_a_suggestion() {
+    expect_error(
+        base().replace("engine = \"heartbeat\"", "engine = \"pacemakr\""),
+        "cluster.engine: unknown value \"pacemakr\" (fix: did you mean \"pacemaker\"?",
+    );
+}
+
+#[test]
+fn service_typo_gets_a_suggestion() {
+    expect_error(
+        base().replace("\"apache2\"]", "\"apache\"]"),
+        "resources.services[3]: unknown service \"apache\" (fix: did you mean \"apache2\"?)",
+    );
+}
+
+#[test]
+fn services_listed_once() {
+    expect_error(
+        base().replace("\"apache2\"]", "\"postfix\"]"),
+        "resources.services[3]: \"postfix\" is listed twice",
+    );
+}
+
+#[test]
+fn drbd_device_name() {
+    expect_error(
+        base().replace("device = \"/dev/drbd0\"", "device = \"/dev/sdb\""),
+        "storage.device: \"/dev/sdb\" is not a DRBD device",
+    );
+}
+
+#[test]
+fn drbd_sync_rate_format() {
+    expect_error(
+        base().replace("sync-rate = \"10M\"", "sync-rate = \"fast\""),
+        "storage.sync-rate: \"fast\" is not a rate",
+    );
+}
+
+#[test]
+fn asynchronous_protocol_is_a_warning() {
+    expect_warning(
+        base().replace("protocol = \"C\"", "protocol = \"A\""),
+        "storage.protocol: protocol A acknowledges writes before they reach the peer's disk",
+    );
+}
+
+#[test]
+fn no_fencing_is_a_loud_warning() {
+    expect_warning(base(), "fencing.agent: NO FENCING");
+}
+
+#[test]
+fn fencing_devices_name_real_nodes() {
+    let f = "agent = \"fence_ipmilan\"\nheartbeat-plugin = \"external/ipmi\"\n[fencing.nodes.cl01]\nheartbeat-args = [\"a\"]\n[fencing.nodes.cl2]\nheartbeat-args = [\"b\"]";
+    expect_error(
+        base().replace("agent = \"none\"", f),
+        "fencing.nodes.cl2: \"cl2\" is not a node of this cluster (fix: did you mean \"cl02\"?)",
+    );
+}
+
+#[test]
+fn fencing_covers_both_nodes() {
+    let f = "agent = \"fence_ipmilan\"\nheartbeat-plugin = \"external/ipmi\"\n[fencing.nodes.cl01]\nheartbeat-args = [\"a\"]";
+    expect_error(
+        base().replace("agent = \"none\"", f),
+        "fencing.nodes: no fence device for node cl02",
+    );
+}
+
+#[test]
+fn heartbeat_engine_fences_through_a_stonith_plugin() {
+    let f = "agent = \"fence_ipmilan\"\n[fencing.nodes.cl01]\nparams = { ip = \"x\" }\n[fencing.nodes.cl02]\nparams = { ip = \"y\" }";
+    expect_error(
+        base().replace("agent = \"none\"", f),
+        "fencing.heartbeat-plugin: the heartbeat engine fences through cluster-glue STONITH plugins",
+    );
+}
+
+#[test]
+fn load_balanced_mode_needs_its_table() {
+    expect_error(
+        base().replace("mode = \"active-passive\"", "mode = \"load-balanced\""),
+        "load-balancing: load-balanced mode needs a [load-balancing] table",
+    );
+}
+
+#[test]
+fn load_balancing_table_only_in_load_balanced_mode() {
+    expect_error(
+        format!("{}\n[load-balancing]\n", base()),
+        "load-balancing: [load-balancing] is set but the cluster is active-passive",
+    );
+}
+
+#[test]
+fn load_balanced_mode_needs_a_cluster_filesystem_and_local_asterisk_config() {
+    let src = format!(
+        "{}\n[load-balancing]\n",
+        base().replace("mode = \"active-passive\"", "mode = \"load-balanced\"")
+    );
+    expect_error(
+        src.clone(),
+        "storage.filesystem: load-balanced mode mounts the replicated disk on both nodes, which xfs cannot do",
+    );
+    expect_error(
+        src,
+        "storage.links[0]: in load-balanced mode both nodes run Asterisk",
+    );
+}
+
+#[test]
+fn udp_services_cannot_use_connect_checks() {
+    let src = format!(
+        "{}\n[load-balancing]\n[[load-balancing.service]]\nname = \"sip\"\nprotocol = \"udp\"\nport = 5060\ncheck = \"connect\"\n",
+        base()
+            .replace("mode = \"active-passive\"", "mode = \"load-balanced\"")
+            .replace("filesystem = \"xfs\"", "filesystem = \"ocfs2\"")
+            .replace("\"/etc/asterisk\", ", "")
+    );
+    expect_error(
+        src,
+        "load-balancing.service[0].check: a connect check cannot test a UDP service",
+    );
+}
+
+#[test]
+fn extensions_unique_with_long_secrets() {
+    expect_error(
+        base().replace("number = \"1002\"", "number = \"1001\""),
+        "pbx.extension[1].number: extension 1001 is defined twice",
+    );
+    expect_error(
+        base().replace("change-me-1002", "abc"),
+        "pbx.extension[1].secret: the SIP secret has 3 characters; at least 8 are needed",
+    );
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let src = base()
+        .replace("engine = \"heartbeat\"", "engine = \"x\"")
+        .replace("address = \"10.0.0.4\"", "address = \"10.9.0.4\"")
+        .replace("sync-rate = \"10M\"", "sync-rate = \"?\"");
+    let (ok, out) = lines(&src);
+    assert!(!ok);
+    assert_eq!(
+        out.lines().filter(|l| l.contains(": error: ")).count(),
+        3,
+        "{out}"
+    );
+}
