@@ -185,19 +185,14 @@ fn hb_duration(d: std::time::Duration) -> String {
 }
 
 fn dundi_eid(cluster: &str, node: &str) -> String {
-    let h = keys_eid(cluster, node);
-    // 0x02: locally administered, unicast - never a real NIC's address.
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{cluster}/{node}").as_bytes());
+    // 0x02 first: a locally administered unicast ID, never a real NIC's address.
     std::iter::once(0x02u8)
-        .chain(h)
+        .chain(digest.into_iter().take(5))
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
-}
-
-fn keys_eid(cluster: &str, node: &str) -> impl Iterator<Item = u8> {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(format!("{cluster}/{node}").as_bytes());
-    d.into_iter().take(5).collect::<Vec<_>>().into_iter()
 }
 
 fn node_ctx(model: &Model, n: &Node) -> NodeCtx {
