@@ -11,3 +11,4 @@ pub mod model;
 pub mod profile;
 
 pub use commands::run;
+pub mod runtime;

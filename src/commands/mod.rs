@@ -1,5 +1,8 @@
 //! One module per subcommand; `run` dispatches.
 
+mod drbdlinks;
+mod probe;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -12,6 +15,9 @@ use crate::error::Result;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(&args, cli.quiet),
+        Command::Drbdlinks(args) => drbdlinks::run(&args, cli.quiet),
+        Command::Probe(args) => probe::run(&args, cli.quiet),
+        Command::Status(args) => status::run(&args),
         Command::Render(_) | Command::Haresources2cib(_) => Err(crate::error::Error::other(
             "not available in this build",
             "",
