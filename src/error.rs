@@ -53,6 +53,7 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::Usage { .. } => EXIT_INVALID,
             Error::Unhealthy(_) => EXIT_UNHEALTHY,
+            Error::Drbdlinks(e) if e.is_invalid_config() => EXIT_INVALID,
             Error::Step { source, .. } => match source.exit_code() {
                 EXIT_INVALID => EXIT_INVALID,
                 _ => EXIT_ERROR,

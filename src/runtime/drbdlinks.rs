@@ -60,6 +60,18 @@ pub enum DrbdlinksError {
     Exec(#[from] ExecError),
 }
 
+impl DrbdlinksError {
+    /// The configuration itself is wrong (not the node's state).
+    pub fn is_invalid_config(&self) -> bool {
+        matches!(
+            self,
+            DrbdlinksError::Syntax { .. }
+                | DrbdlinksError::NoMountpoint(_)
+                | DrbdlinksError::NoLinks(_)
+        )
+    }
+}
+
 type Result<T> = std::result::Result<T, DrbdlinksError>;
 
 fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DrbdlinksError {
@@ -326,6 +338,20 @@ impl Drbdlinks {
         }
     }
 
+    /// Checked before any change, so a conflict on one path leaves all paths alone.
+    fn refuse_conflicts(&self) -> Result<()> {
+        for link in &self.config.links {
+            if self.link_state(link) == LinkState::Conflict {
+                let path = self.host(&link.local);
+                return Err(DrbdlinksError::Conflict {
+                    backup: Self::backup(&path),
+                    path,
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn link_state(&self, link: &Link) -> LinkState {
         let local = self.host(&link.local);
         let backup = Self::backup(&local);
@@ -364,6 +390,7 @@ impl Drbdlinks {
     /// first start seeds the replicated disk).
     pub fn start(&self, runner: &dyn Runner) -> Result<Vec<String>> {
         self.require_mounted()?;
+        self.refuse_conflicts()?;
         let mut done = Vec::new();
         for link in &self.config.links {
             let local = self.host(&link.local);
@@ -433,6 +460,7 @@ impl Drbdlinks {
             return Ok(Vec::new());
         }
         self.require_mounted()?;
+        self.refuse_conflicts()?;
         let mut done = Vec::new();
         // Reverse order, as a stack: the last linked is the first restored.
         for link in self.config.links.iter().rev() {
