@@ -366,14 +366,7 @@ fn json_and_exit_code_from_the_real_binary_with_fake_tools_on_path() {
             ),
         )
         .unwrap();
-        std::os::unix::fs::PermissionsExt::set_mode(
-            &mut std::fs::metadata(&script).unwrap().permissions(),
-            0o755,
-        );
-        Command::new("chmod")
-            .arg("755")
-            .arg(&script)
-            .status()
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
     }
     let path = format!(
