@@ -17,7 +17,10 @@ fn main() {
                 let loaded = pbx_cluster::profile::load(&path).expect("valid profile");
                 let mut files = 0;
                 for n in &loaded.model.nodes {
-                    files += pbx_cluster::render::render_node(&loaded.model, &n.name).expect("renders").files.len();
+                    files += pbx_cluster::render::render_node(&loaded.model, &n.name)
+                        .expect("renders")
+                        .files
+                        .len();
                 }
                 std::hint::black_box(files);
                 t.elapsed()

@@ -22,6 +22,101 @@ pub enum Command {
     Render(RenderArgs),
     /// Convert a classic Heartbeat haresources file into a Pacemaker CIB.
     Haresources2cib(Haresources2cibArgs),
+    /// Move configured paths onto the replicated disk by symlink, and back.
+    ///
+    /// Exit codes of status: 0 running, 3 stopped, 1 partly done or unusable.
+    Drbdlinks(DrbdlinksArgs),
+    /// Health checks for monitoring and ldirectord.
+    Probe(ProbeArgs),
+    /// Is the cluster healthy? Exit 0 healthy, 1 degraded, 2 down.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DrbdlinksAction {
+    Start,
+    Stop,
+    Status,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DrbdlinksArgs {
+    pub action: DrbdlinksAction,
+    /// The drbdlinks configuration (classic syntax).
+    #[arg(long, default_value = crate::runtime::drbdlinks::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Act on a tree rooted here instead of / (for tests).
+    #[arg(long, env = "PBX_CLUSTER_ROOT", default_value = "/", hide = true)]
+    pub root: PathBuf,
+    /// Read mounts from this file instead of /proc/self/mountinfo (for tests).
+    #[arg(long, env = "PBX_CLUSTER_MOUNTINFO", default_value = crate::runtime::drbdlinks::DEFAULT_MOUNTINFO, hide = true)]
+    pub mountinfo: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    #[command(subcommand)]
+    pub kind: ProbeKind,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProbeKind {
+    /// Send SIP OPTIONS and wait for the matching final response.
+    ///
+    /// Prints the status line and round-trip time on stdout. Exit 0 when every
+    /// request got an accepted final response, 1 otherwise (timeout, garbage, a
+    /// response not in --accept).
+    Sip(SipProbeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SipProbeArgs {
+    /// HOST, HOST:PORT or [IPv6]:PORT; the port defaults to 5060.
+    pub target: crate::runtime::sip_probe::Target,
+    #[arg(long, value_enum, default_value = "udp")]
+    pub transport: crate::runtime::sip_probe::Transport,
+    /// Milliseconds to wait for each final response.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub timeout: u64,
+    /// Requests to send, one after the other.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: u32,
+    /// Final responses that count as alive: `any`, classes like `2xx`, codes like
+    /// `404`, comma separated. A live server that requires authentication answers
+    /// 401 or 407; one that does not know the URI answers 404.
+    #[arg(long, default_value = "2xx")]
+    pub accept: crate::runtime::sip_probe::Accept,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print JSON for scripts instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub engine: crate::runtime::status::EngineChoice,
+    /// Do not probe the virtual IP with SIP OPTIONS.
+    #[arg(long)]
+    pub no_sip: bool,
+    #[arg(long, default_value_t = 5060)]
+    pub sip_port: u16,
+    #[arg(long, value_enum, default_value = "udp")]
+    pub sip_transport: crate::runtime::sip_probe::Transport,
+    /// Milliseconds the SIP probe waits.
+    #[arg(long, default_value_t = 2000)]
+    pub sip_timeout: u64,
+    /// Final responses that mean "Asterisk is alive" (see `probe sip --accept`).
+    #[arg(long, default_value = "2xx,401,403,404,407")]
+    pub sip_accept: crate::runtime::sip_probe::Accept,
+    /// Read DRBD 8.4 state from here (for tests).
+    #[arg(long, default_value = "/proc/drbd", hide = true)]
+    pub proc_drbd: PathBuf,
+    /// Heartbeat's resource groups (for tests).
+    #[arg(long, default_value = "/etc/ha.d/haresources", hide = true)]
+    pub haresources: PathBuf,
+    /// This node's name is read from here (for tests).
+    #[arg(long, default_value = "/proc/sys/kernel/hostname", hide = true)]
+    pub hostname_file: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -32,6 +32,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error("drbdlinks: {0}")]
+    Drbdlinks(#[from] crate::runtime::drbdlinks::DrbdlinksError),
     /// A step failed; `note` says what was already changed and how to resume.
     #[error("{step}: {source}")]
     Step {
@@ -51,6 +53,7 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::Usage { .. } => EXIT_INVALID,
             Error::Unhealthy(_) => EXIT_UNHEALTHY,
+            Error::Drbdlinks(e) if e.is_invalid_config() => EXIT_INVALID,
             Error::Step { source, .. } => match source.exit_code() {
                 EXIT_INVALID => EXIT_INVALID,
                 _ => EXIT_ERROR,
@@ -82,7 +85,15 @@ impl Error {
     }
 
     fn note(&self) -> Option<&str> {
+        use crate::runtime::drbdlinks::DrbdlinksError as D;
         match self {
+            Error::Drbdlinks(D::Conflict { .. }) => Some(
+                "something recreated the path after it was linked (a package upgrade?); \
+                 merge it into the shared copy or the backup by hand, remove one, and retry",
+            ),
+            Error::Drbdlinks(D::NotMounted { .. }) => {
+                Some("start the filesystem resource first (the CIB orders it before drbdlinks)")
+            }
             Error::Usage { fix, .. } if !fix.is_empty() => Some(fix),
             Error::Step { note, .. } if !note.is_empty() => Some(note),
             Error::Other { note, .. } if !note.is_empty() => Some(note),

@@ -13,3 +13,4 @@ pub mod profile;
 pub mod render;
 
 pub use commands::run;
+pub mod runtime;

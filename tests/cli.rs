@@ -310,3 +310,17 @@ fn every_generated_text_file_carries_the_header() {
         }
     }
 }
+
+#[test]
+fn rendered_drbdlinks_conf_is_what_the_drbdlinks_agent_reads() {
+    let out = render_all(&profile("seed-heartbeat"));
+    let conf = out.path().join("cl01/etc/drbdlinks.conf");
+    let parsed = pbx_cluster::runtime::drbdlinks::Config::load(&conf)
+        .expect("the agent parses the rendered file");
+    let model = pbx_cluster::profile::load(&profile("seed-heartbeat"))
+        .unwrap()
+        .model;
+    assert_eq!(parsed.mountpoint, model.storage.mount_point);
+    let links: Vec<_> = parsed.links.iter().map(|l| l.local.clone()).collect();
+    assert_eq!(links, model.storage.links);
+}

@@ -1,7 +1,10 @@
 //! One module per subcommand; `run` dispatches.
 
+mod drbdlinks;
 mod haresources2cib;
+mod probe;
 mod render;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -16,5 +19,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => validate::run(&args, cli.quiet),
         Command::Render(args) => render::run(&args, cli.quiet),
         Command::Haresources2cib(args) => haresources2cib::run(&args),
+        Command::Drbdlinks(args) => drbdlinks::run(&args, cli.quiet),
+        Command::Probe(args) => probe::run(&args, cli.quiet),
+        Command::Status(args) => status::run(&args),
     }
 }

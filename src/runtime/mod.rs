@@ -1,0 +1,14 @@
+//! The node runtime: the glue a running node needs between the cluster engines and
+//! the PBX. These sit beside the profile -> render -> apply pipeline, not in it: they
+//! read the node's live state (mounts, sockets, the engines' own tools) and never the
+//! profile.
+//!
+//! - [`drbdlinks`]: moves configuration and data onto the replicated disk and back,
+//!   as the classic drbdlinks tool did (gone from current distributions).
+//! - [`sip_probe`]: a SIP OPTIONS health check, for ldirectord and monitoring.
+//! - [`status`]: one view of engine, membership, DRBD, services and SIP health.
+
+pub mod drbdlinks;
+pub mod mountinfo;
+pub mod sip_probe;
+pub mod status;
