@@ -8,6 +8,7 @@ pub mod commands;
 pub mod error;
 pub mod exec;
 pub mod model;
+pub mod package;
 pub mod profile;
 
 pub use commands::run;
