@@ -5,7 +5,8 @@
 //! Output: OUT/man/pbx-cluster*.8.gz (one page per command and subcommand;
 //! section 8, as the binary lives in /usr/sbin) and OUT/completions/
 //! {pbx-cluster, _pbx-cluster, pbx-cluster.fish} for bash, zsh and fish.
-//! The bytes depend only on the CLI: gzip carries no name or time.
+//! The bytes depend only on the CLI and SOURCE_DATE_EPOCH (the pages' date):
+//! gzip carries no name or time.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,8 +87,7 @@ fn collect(
         .section("8")
         .manual("pbx-cluster")
         .source(format!("pbx-cluster {}", env!("CARGO_PKG_VERSION")))
-        // A fixed date keeps the page reproducible; the version dates it.
-        .date("")
+        .date(page_date())
         .render(&mut roff)?;
     pages.push((name, roff));
     for sub in cmd.get_subcommands() {
@@ -97,6 +97,16 @@ fn collect(
         collect(sub.clone(), &format!("{path} {}", sub.get_name()), pages)?;
     }
     Ok(())
+}
+
+/// SOURCE_DATE_EPOCH as a date, so the page is reproducible (build-debs sets it
+/// from the changelog); the Unix epoch when unset.
+fn page_date() -> String {
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    pbx_cluster::package::iso_date(epoch)
 }
 
 /// (file name, script) as Debian's bash-completion, zsh and fish packages
@@ -147,7 +157,17 @@ mod tests {
             .find(|(n, _)| n == "pbx-cluster-repo-build")
             .unwrap();
         let page = String::from_utf8_lossy(page);
-        assert!(page.contains(".TH pbx-cluster-repo-build 8"), "{page}");
+        assert!(page.contains(".TH pbx-cluster-repo-build 8 "), "{page}");
+        // Title, section, date, source, manual: the date must not be empty,
+        // or the source would slide into its place.
+        let th = page.lines().find(|l| l.starts_with(".TH")).unwrap();
+        assert!(!th.contains("  "), "{th}");
+        let date = th
+            .trim_start_matches(".TH pbx-cluster-repo-build 8 ")
+            .split(' ')
+            .next()
+            .unwrap();
+        assert_eq!(date, page_date(), "{th}");
         assert!(page.contains("gpg\\-key"), "{page}");
     }
 

@@ -21,7 +21,7 @@ mod signer;
 pub use control::Control;
 pub use deb::Deb;
 pub use packages_index::PackagesIndex;
-pub use release::{Release, rfc2822_date};
+pub use release::{Release, iso_date, rfc2822_date};
 pub use repository::{Repository, RepositorySpec};
 pub use signer::Signer;
 

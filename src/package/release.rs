@@ -94,6 +94,12 @@ pub fn rfc2822_date(epoch: u64) -> String {
     )
 }
 
+/// A UTC date as `YYYY-MM-DD` (for man page headers).
+pub fn iso_date(epoch: u64) -> String {
+    let (y, m, d) = civil_from_days((epoch / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
 /// calendar (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -120,6 +126,7 @@ mod tests {
         assert_eq!(rfc2822_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 UTC");
         assert_eq!(rfc2822_date(1_764_037_090), "Tue, 25 Nov 2025 02:18:10 UTC");
         assert_eq!(rfc2822_date(4_102_444_799), "Thu, 31 Dec 2099 23:59:59 UTC");
+        assert_eq!(iso_date(951_782_400), "2000-02-29");
     }
 
     #[test]
