@@ -30,6 +30,8 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Is the cluster healthy? Exit 0 healthy, 1 degraded, 2 down.
     Status(StatusArgs),
+    /// Build the apt repository that serves the pbx-cluster packages.
+    Repo(RepoArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -150,4 +152,37 @@ pub struct Haresources2cibArgs {
     /// The cluster had `auto_failback off` in ha.cf: keep the group where it runs.
     #[arg(long)]
     pub no_auto_failback: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RepoArgs {
+    #[command(subcommand)]
+    pub command: RepoCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Build an apt repository (pool/, dists/, Release) from a folder of .debs.
+    ///
+    /// The Release file's Date is SOURCE_DATE_EPOCH when set, so the same .debs
+    /// give the same unsigned repository. Prints the Release files and the
+    /// exported key on stdout.
+    Build(RepoBuildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RepoBuildArgs {
+    /// Folder holding the .deb files (not searched recursively).
+    #[arg(long, value_name = "DIR")]
+    pub debs: PathBuf,
+    /// The repository folder; an earlier repository there is replaced.
+    #[arg(long, value_name = "REPO")]
+    pub out: PathBuf,
+    /// Suite (and codename) name, the word after the URI in sources.list.
+    #[arg(long, value_name = "NAME", default_value = "stable")]
+    pub suite: String,
+    /// Sign with this GPG key (from GNUPGHOME) and export its public key as
+    /// REPO/pbx-cluster-archive-keyring.gpg for signed-by=.
+    #[arg(long, value_name = "KEYID")]
+    pub gpg_key: Option<String>,
 }

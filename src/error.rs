@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use crate::exec::ExecError;
+use crate::package::PackageError;
 use crate::profile::Diagnostics;
 
 pub const EXIT_OK: u8 = 0;
@@ -34,6 +35,8 @@ pub enum Error {
     Exec(#[from] ExecError),
     #[error("drbdlinks: {0}")]
     Drbdlinks(#[from] crate::runtime::drbdlinks::DrbdlinksError),
+    #[error(transparent)]
+    Package(#[from] PackageError),
     /// A step failed; `note` says what was already changed and how to resume.
     #[error("{step}: {source}")]
     Step {
@@ -52,6 +55,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Invalid(_) | Error::Usage { .. } => EXIT_INVALID,
+            Error::Package(PackageError::BadSuite(_)) => EXIT_INVALID,
             Error::Unhealthy(_) => EXIT_UNHEALTHY,
             Error::Drbdlinks(e) if e.is_invalid_config() => EXIT_INVALID,
             Error::Step { source, .. } => match source.exit_code() {

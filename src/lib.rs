@@ -9,6 +9,7 @@ pub mod error;
 pub mod exec;
 pub mod fsutil;
 pub mod model;
+pub mod package;
 pub mod profile;
 pub mod render;
 

@@ -4,6 +4,7 @@ mod drbdlinks;
 mod haresources2cib;
 mod probe;
 mod render;
+mod repo;
 mod status;
 mod validate;
 
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Drbdlinks(args) => drbdlinks::run(&args, cli.quiet),
         Command::Probe(args) => probe::run(&args, cli.quiet),
         Command::Status(args) => status::run(&args),
+        Command::Repo(args) => repo::run(&args, cli.quiet),
     }
 }
