@@ -32,6 +32,61 @@ pub enum Command {
     Status(StatusArgs),
     /// Build the apt repository that serves the pbx-cluster packages.
     Repo(RepoArgs),
+    /// Show what apply would change on this node; exit 3 when there are changes.
+    Plan(PlanArgs),
+    /// Bring this node to the profile: packages, files, services, DRBD, engine.
+    Apply(ApplyArgs),
+    /// Apply, plus the one-time steps of a new cluster; wait until it is healthy.
+    Init(InitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NodeArgs {
+    /// The cluster profile (TOML).
+    pub profile: PathBuf,
+    /// This node's name (default: found by hostname or a local address).
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Treat DIR as the node's root: files are read and written under it.
+    #[arg(long, default_value = "/")]
+    pub root: PathBuf,
+    /// Allow DRBD metadata on a backing disk that holds a filesystem or
+    /// partition table: its data is destroyed.
+    #[arg(long)]
+    pub force_wipe_disk: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Print the plan as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Only compare files: run no command to probe the node.
+    #[arg(long)]
+    pub skip_commands: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Write files only; print the commands that would run.
+    #[arg(long)]
+    pub skip_commands: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// How long to wait for the peer's DRBD connection and cluster membership.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    pub peer_timeout: std::time::Duration,
+    /// How long to wait for the cluster to become healthy at the end.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub healthy_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -3,13 +3,16 @@
 //! Data flow: profile (TOML) -> model (validated) -> render (files per node)
 //! -> plan -> apply -> verify. Each stage takes the previous stage's type.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod exec;
 pub mod fsutil;
 pub mod model;
+pub mod output;
 pub mod package;
+pub mod plan;
 pub mod profile;
 pub mod render;
 

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+mod apply;
 mod drbdlinks;
 mod haresources2cib;
 mod probe;
@@ -24,5 +25,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Probe(args) => probe::run(&args, cli.quiet),
         Command::Status(args) => status::run(&args),
         Command::Repo(args) => repo::run(&args, cli.quiet),
+        Command::Plan(args) => apply::plan(&args, cli.quiet),
+        Command::Apply(args) => apply::apply(&args, cli.quiet),
+        Command::Init(args) => apply::init(&args, cli.quiet),
     }
 }

@@ -1,0 +1,388 @@
+//! `init`: apply, plus the one-time steps of a new cluster, then a bounded wait
+//! until the cluster is healthy.
+//!
+//! Order: everything up to DRBD (packages, files, services out of the boot
+//! sequence, metadata, resource up) -> wait for the peer's DRBD connection ->
+//! on a NEW cluster (both disks Inconsistent) the preferred node forces itself
+//! primary, makes the filesystem and seeds the drbdlinks paths onto it, and both
+//! wait for the initial sync -> the engine starts -> (Pacemaker) the preferred
+//! node loads the CIB once both nodes are members, unless it is already loaded ->
+//! wait until DRBD is Connected and UpToDate on both sides and the virtual IP
+//! answers SIP. Every step checks before it acts, so a second run completes an
+//! interrupted one and changes nothing on a healthy cluster.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::Applier;
+use crate::error::{Error, Result};
+use crate::exec::{Cmd, Runner};
+use crate::model::{Engine, Filesystem, Model};
+use crate::plan::{Phase, Plan};
+
+pub const INITIALIZED_MARKER: &str = "/var/lib/pbx-cluster/initialized";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub peer_timeout: Duration,
+    pub sync_timeout: Duration,
+    pub healthy_timeout: Duration,
+    pub poll: Duration,
+    /// The pbx-cluster binary, for the SIP probe of the virtual IP.
+    pub self_exe: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            peer_timeout: Duration::from_secs(900),
+            sync_timeout: Duration::from_secs(6 * 3600),
+            healthy_timeout: Duration::from_secs(600),
+            poll: Duration::from_secs(1),
+            self_exe: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "pbx-cluster".into()),
+        }
+    }
+}
+
+/// What init found and did, for the summary.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub new_cluster: bool,
+    pub forced_primary: bool,
+    pub cib_loaded: bool,
+}
+
+/// Polls `check` until it says yes or `timeout` passes; the error names what was
+/// awaited and the last thing seen.
+pub fn wait_until(
+    what: &str,
+    timeout: Duration,
+    poll: Duration,
+    mut check: impl FnMut() -> Result<(bool, String)>,
+) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        let (ok, seen) = check()?;
+        if ok {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::Unhealthy(format!(
+                "timed out after {}s waiting for {what}; last seen: {seen}",
+                timeout.as_secs()
+            )));
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+fn out(r: &dyn Runner, cmd: Cmd) -> Result<(bool, String)> {
+    let o = r.run(&cmd)?;
+    Ok((o.success(), o.stdout_str().trim().to_string()))
+}
+
+pub struct Init<'a> {
+    pub model: &'a Model,
+    pub node: &'a str,
+    pub applier: &'a Applier<'a>,
+    pub runner: &'a dyn Runner,
+    pub opts: Options,
+}
+
+impl Init<'_> {
+    fn run_ok(&self, cmd: Cmd) -> Result<()> {
+        self.applier.reporter.line(&format!("  $ {cmd}"));
+        self.runner.run_ok(&cmd)?;
+        Ok(())
+    }
+
+    fn step<T>(&self, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let s = self.applier.reporter.step(what);
+        match f() {
+            Ok(v) => {
+                s.done();
+                Ok(v)
+            }
+            Err(e) => {
+                s.failed();
+                Err(Error::Step {
+                    step: what.to_string(),
+                    note: "the steps before this one are done; fix the cause and run `pbx-cluster init` again: it resumes here".into(),
+                    source: Box::new(e),
+                })
+            }
+        }
+    }
+
+    pub fn run(&self, plan: &Plan) -> Result<Report> {
+        let (before, engine): (Vec<_>, Vec<_>) = plan
+            .steps
+            .iter()
+            .cloned()
+            .partition(|s| s.phase < Phase::Engine);
+        self.applier.apply(&Plan {
+            node: plan.node.clone(),
+            steps: before,
+        })?;
+
+        let m = self.model;
+        let res = m.storage.resource.as_str();
+        let preferred = m.preferred().name == self.node;
+        let mut report = Report::default();
+
+        self.step("wait for the peer's DRBD connection", || {
+            wait_until(
+                &format!(
+                    "DRBD resource {res} to connect to the peer (start init on the other node too)"
+                ),
+                self.opts.peer_timeout,
+                self.opts.poll,
+                || {
+                    out(self.runner, Cmd::new("drbdadm").args(["cstate", res]))
+                        .map(|(ok, s)| (ok && s == "Connected", s))
+                },
+            )
+        })?;
+        let (_, dstate) = out(self.runner, Cmd::new("drbdadm").args(["dstate", res]))?;
+        report.new_cluster = dstate == "Inconsistent/Inconsistent";
+        if report.new_cluster && preferred {
+            self.step(
+                "make this node the first primary of the new cluster",
+                || self.first_primary(),
+            )?;
+            report.forced_primary = true;
+        }
+        if report.new_cluster || dstate.contains("Inconsistent") {
+            self.step("wait for DRBD's initial sync", || self.wait_sync())?;
+        }
+        if report.new_cluster && preferred {
+            // The engine decides who is primary from here on.
+            self.step("hand DRBD over to the cluster engine", || {
+                self.run_ok(Cmd::new("drbdadm").args(["secondary", res]))
+            })?;
+        }
+
+        self.applier.apply(&Plan {
+            node: plan.node.clone(),
+            steps: engine,
+        })?;
+        if m.engine == Engine::Pacemaker && preferred {
+            report.cib_loaded = self.step("load the CIB once both nodes are members", || {
+                self.load_cib()
+            })?;
+        }
+        self.step("wait until the cluster is healthy", || self.wait_healthy())?;
+        let marker = self
+            .applier
+            .root
+            .join(INITIALIZED_MARKER.trim_start_matches('/'));
+        crate::fsutil::write_atomic(
+            &marker,
+            format!(
+                "{}\n",
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+            )
+            .as_bytes(),
+            0o644,
+        )
+        .map_err(|e| Error::io("cannot write", &marker, e))?;
+        Ok(report)
+    }
+
+    fn first_primary(&self) -> Result<()> {
+        let m = self.model;
+        let s = &m.storage;
+        let dev = s.device.as_str();
+        let mp = s.mount_point.display().to_string();
+        self.run_ok(Cmd::new("drbdadm").args(["primary", "--force", &s.resource]))?;
+        let mkfs = match s.filesystem {
+            Filesystem::Xfs => Cmd::new("mkfs.xfs").args(["-f", "-q", dev]),
+            Filesystem::Ext4 => Cmd::new("mkfs.ext4").args(["-F", "-q", dev]),
+            Filesystem::Ocfs2 => {
+                let lb = m
+                    .load_balancing
+                    .as_ref()
+                    .map(|l| l.ocfs2_cluster.as_str())
+                    .unwrap_or("ocfs2");
+                Cmd::new("mkfs.ocfs2").args([
+                    "-N",
+                    "2",
+                    "-L",
+                    &m.name,
+                    "--cluster-stack=o2cb",
+                    &format!("--cluster-name={lb}"),
+                    dev,
+                ])
+            }
+        };
+        self.run_ok(mkfs.timeout(Duration::from_secs(1800)))?;
+        // Seed: the local originals become the first shared copies.
+        self.run_ok(Cmd::new("mkdir").args(["-p", &mp]))?;
+        self.run_ok(Cmd::new("mount").args([dev, &mp]))?;
+        let seeded = s.links.iter().try_for_each(|link| {
+            let local = link.display().to_string();
+            let parent = format!("{mp}{}", link.parent().unwrap_or(Path::new("/")).display());
+            self.run_ok(Cmd::new("mkdir").args(["-p", &parent]))?;
+            self.run_ok(Cmd::new("sh").args([
+                "-c",
+                "[ ! -e \"$1\" ] || cp -a \"$1\" \"$2/\"",
+                "seed",
+                &local,
+                &parent,
+            ]))
+        });
+        // Unmount even when seeding failed, so a rerun finds the disk free.
+        let unmounted = self.run_ok(Cmd::new("umount").arg(&mp));
+        seeded.and(unmounted)
+    }
+
+    fn wait_sync(&self) -> Result<()> {
+        let res = &self.model.storage.resource;
+        let bar = self.applier.reporter.percent("initial DRBD sync");
+        let proc_drbd = self.applier.root.join("proc/drbd");
+        let r = wait_until(
+            &format!("DRBD resource {res} to be UpToDate on both nodes"),
+            self.opts.sync_timeout,
+            self.opts.poll,
+            || {
+                if let Some(p) = std::fs::read_to_string(&proc_drbd)
+                    .ok()
+                    .as_deref()
+                    .and_then(sync_percent)
+                {
+                    bar.set_position((p * 10.0) as u64);
+                }
+                out(self.runner, Cmd::new("drbdadm").args(["dstate", res]))
+                    .map(|(ok, s)| (ok && s == "UpToDate/UpToDate", s))
+            },
+        );
+        bar.finish_and_clear();
+        r
+    }
+
+    fn load_cib(&self) -> Result<bool> {
+        wait_until(
+            "both nodes online in Pacemaker",
+            self.opts.peer_timeout,
+            self.opts.poll,
+            || {
+                let (ok, xml) = out(
+                    self.runner,
+                    Cmd::new("crm_mon").args(["-1", "--output-as=xml"]),
+                )?;
+                let online = if ok { online_nodes(&xml) } else { 0 };
+                Ok((online == 2, format!("{online} node(s) online")))
+            },
+        )?;
+        let clone_id = format!("id=\"drbd-{}-clone\"", self.model.storage.resource);
+        let (_, current) = out(
+            self.runner,
+            Cmd::new("cibadmin").args(["--query", "--scope", "resources"]),
+        )?;
+        if current.contains(&clone_id) {
+            self.applier
+                .reporter
+                .line("  the CIB is already loaded; left as it is");
+            return Ok(false);
+        }
+        let cib = self.applier.root.join("etc/pbx-cluster/cib.xml");
+        self.run_ok(
+            Cmd::new("cibadmin")
+                .args(["--replace", "--xml-file"])
+                .arg(cib.display().to_string()),
+        )?;
+        Ok(true)
+    }
+
+    fn wait_healthy(&self) -> Result<()> {
+        let res = &self.model.storage.resource;
+        let vip = format!(
+            "{}:{}",
+            self.model.network.virtual_ip, self.model.pbx.sip_port
+        );
+        wait_until(
+            "DRBD Connected and UpToDate on both nodes, and the virtual IP answering SIP",
+            self.opts.healthy_timeout,
+            self.opts.poll,
+            || {
+                let (_, cstate) = out(self.runner, Cmd::new("drbdadm").args(["cstate", res]))?;
+                let (_, dstate) = out(self.runner, Cmd::new("drbdadm").args(["dstate", res]))?;
+                let (sip_ok, _) = out(
+                    self.runner,
+                    Cmd::new(&self.opts.self_exe).args(["probe", "sip", &vip, "--timeout", "2000"]),
+                )?;
+                let seen = format!(
+                    "cstate {cstate}, dstate {dstate}, SIP on {vip} {}",
+                    if sip_ok { "answers" } else { "silent" }
+                );
+                Ok((
+                    cstate == "Connected" && dstate == "UpToDate/UpToDate" && sip_ok,
+                    seen,
+                ))
+            },
+        )
+    }
+}
+
+/// The resync percentage in /proc/drbd (DRBD 8.4: `sync'ed: 42.1% ...`).
+pub fn sync_percent(proc_drbd: &str) -> Option<f64> {
+    let rest = proc_drbd.split("sync'ed:").nth(1)?;
+    rest.trim_start().split('%').next()?.trim().parse().ok()
+}
+
+/// Nodes crm_mon reports online.
+pub fn online_nodes(xml: &str) -> usize {
+    roxmltree::Document::parse(xml)
+        .map(|d| {
+            d.descendants()
+                .filter(|n| n.has_tag_name("node") && n.attribute("online") == Some("true"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_sync_percent() {
+        let p = " 0: cs:SyncSource ro:Primary/Secondary ds:UpToDate/Inconsistent C r-----\n\t[==>.................] sync'ed: 14.3% (439320/511996)K\n";
+        assert_eq!(sync_percent(p), Some(14.3));
+        assert_eq!(sync_percent(" 0: cs:Connected"), None);
+    }
+
+    #[test]
+    fn counts_online_nodes() {
+        let xml = r#"<pacemaker-result><nodes><node name="a" online="true"/><node name="b" online="false"/></nodes></pacemaker-result>"#;
+        assert_eq!(online_nodes(xml), 1);
+        assert_eq!(online_nodes("garbage"), 0);
+    }
+
+    #[test]
+    fn wait_until_names_what_it_waited_for() {
+        let e = wait_until(
+            "the moon",
+            Duration::from_millis(5),
+            Duration::from_millis(1),
+            || Ok((false, "clouds".into())),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("the moon") && msg.contains("clouds"), "{msg}");
+        let mut n = 0;
+        wait_until(
+            "three polls",
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || {
+                n += 1;
+                Ok((n == 3, String::new()))
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 3);
+    }
+}

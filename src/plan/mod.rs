@@ -1,0 +1,433 @@
+//! Plan: rendered files x probed node state -> the ordered steps that bring the
+//! node to the profile (pure). Nothing here changes the node.
+//!
+//! Order is the safety argument: packages, host identity, files, then the group's
+//! services leave the boot sequence and stop, then DRBD, and only then the engine
+//! starts - so the engine is the only thing that ever starts the services.
+
+pub mod packages;
+pub mod state;
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::exec::Cmd;
+use crate::model::Model;
+use crate::render::FileSet;
+pub use state::{NodeState, probe};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Packages,
+    Host,
+    Files,
+    Services,
+    Drbd,
+    Engine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    Create,
+    Update,
+    Mode,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Action {
+    WriteFile {
+        path: String,
+        change: Change,
+        old_sha256: Option<String>,
+        new_sha256: String,
+        mode: String,
+        owner: String,
+        group: String,
+        secret: bool,
+        #[serde(skip)]
+        contents: Vec<u8>,
+    },
+    Run {
+        #[serde(serialize_with = "ser_cmds")]
+        commands: Vec<Cmd>,
+    },
+}
+
+fn ser_cmds<S: serde::Serializer>(cmds: &[Cmd], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(cmds.iter().map(Cmd::display))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub phase: Phase,
+    pub summary: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub node: String,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Steps that run commands (what `--skip-commands` leaves out).
+    pub fn command_steps(&self) -> usize {
+        self.steps.len() - self.file_changes()
+    }
+
+    pub fn file_changes(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::WriteFile { .. }))
+            .count()
+    }
+
+    /// For people: one line per step, commands indented, secrets masked.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("plan for {}: {} step(s)\n", self.node, self.steps.len());
+        for s in &self.steps {
+            let phase = serde_json::to_value(s.phase)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            out.push_str(&format!("  {phase:<9} {}\n", s.summary));
+            match &s.action {
+                Action::Run { commands } => {
+                    for c in commands {
+                        out.push_str(&format!("            $ {c}\n"));
+                    }
+                }
+                Action::WriteFile {
+                    old_sha256,
+                    new_sha256,
+                    secret,
+                    ..
+                } => {
+                    if *secret {
+                        out.push_str(
+                            "            (holds a secret: contents and digests not shown)\n",
+                        );
+                    } else {
+                        let old = old_sha256.as_deref().map(|h| &h[..12]).unwrap_or("absent");
+                        out.push_str(&format!(
+                            "            sha256 {old} -> {}\n",
+                            &new_sha256[..12]
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Options that change what the plan may do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Allow create-md on a disk that holds a filesystem or partition table.
+    pub force_wipe_disk: bool,
+}
+
+/// Which node this is: `--node`, else the hostname, else a local address.
+pub fn identify(
+    model: &Model,
+    forced: Option<&str>,
+    hostname: Option<&str>,
+    addresses: &[Ipv4Addr],
+) -> Result<String> {
+    let names = model.node_names().join(", ");
+    if let Some(n) = forced {
+        return match model.node(n) {
+            Some(_) => Ok(n.to_string()),
+            None => Err(Error::usage(
+                format!("node \"{n}\" is not in the profile"),
+                format!("use one of: {names}"),
+            )),
+        };
+    }
+    if let Some(h) = hostname {
+        // Hostnames may be fully qualified; the profile names the short form.
+        let short = h.split('.').next().unwrap_or(h);
+        if let Some(n) = model.node(short) {
+            return Ok(n.name.clone());
+        }
+    }
+    if let Some(n) = model.nodes.iter().find(|n| {
+        addresses.contains(&n.frontend.address) || addresses.contains(&n.heartbeat.address)
+    }) {
+        return Ok(n.name.clone());
+    }
+    Err(Error::usage(
+        format!(
+            "cannot tell which node this is: hostname {:?} is not a node and no local address is a node's address",
+            hostname.unwrap_or("?")
+        ),
+        format!("pass --node NAME (one of: {names}), or set the hostname"),
+    ))
+}
+
+pub const HOSTS_BEGIN: &str = "# pbx-cluster begin (managed block, do not edit)";
+pub const HOSTS_END: &str = "# pbx-cluster end";
+
+/// /etc/hosts with our block for both nodes and the virtual IP, replacing an older
+/// block and keeping every other line.
+pub fn hosts_with_block(current: &str, model: &Model) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in current.lines() {
+        if line == HOSTS_BEGIN {
+            skipping = true;
+        } else if line == HOSTS_END {
+            skipping = false;
+        } else if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str(HOSTS_BEGIN);
+    out.push('\n');
+    for n in &model.nodes {
+        out.push_str(&format!("{} {}\n", n.frontend.address, n.name));
+    }
+    out.push_str(&format!(
+        "{} {}-vip\n",
+        model.network.virtual_ip, model.name
+    ));
+    out.push_str(HOSTS_END);
+    out.push('\n');
+    out
+}
+
+/// Units whose boot state the plan manages: the ones leaving the boot sequence
+/// and the ones the engine needs.
+pub fn all_units(model: &Model) -> Vec<String> {
+    let b = crate::render::boot_changes(model);
+    b.disable.into_iter().chain(b.enable).collect()
+}
+
+fn write_step(
+    path: &str,
+    f: &crate::render::RenderedFile,
+    current: Option<&state::FileState>,
+    phase: Phase,
+    summary: String,
+) -> Option<Step> {
+    let new_sha = f.sha256();
+    let change = match current {
+        None => Change::Create,
+        Some(c) if c.sha256 != new_sha => Change::Update,
+        Some(c) if c.mode != f.mode => Change::Mode,
+        Some(_) => return None,
+    };
+    let verb = match change {
+        Change::Create => "create",
+        Change::Update => "update",
+        Change::Mode => "set mode of",
+    };
+    Some(Step {
+        phase,
+        summary: format!("{verb} {summary}"),
+        action: Action::WriteFile {
+            path: path.to_string(),
+            change,
+            old_sha256: current.map(|c| c.sha256.clone()),
+            new_sha256: new_sha,
+            mode: format!("{:04o}", f.mode),
+            owner: f.owner.clone(),
+            group: f.group.clone(),
+            secret: f.secret,
+            contents: f.contents.clone(),
+        },
+    })
+}
+
+fn run(phase: Phase, summary: impl Into<String>, commands: Vec<Cmd>) -> Step {
+    Step {
+        phase,
+        summary: summary.into(),
+        action: Action::Run { commands },
+    }
+}
+
+/// Builds the plan. Refuses (and so changes nothing) when the DRBD backing disk
+/// holds someone else's data and `force_wipe_disk` is off.
+pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> Result<Plan> {
+    let node = model.node(&files.node).expect("file set of a profile node");
+    let mut steps = Vec::new();
+
+    // Packages.
+    let wanted = packages::required(model);
+    let missing: Vec<String> = match &st.installed {
+        Some(have) => wanted
+            .iter()
+            .filter(|p| !have.contains(*p))
+            .cloned()
+            .collect(),
+        None => wanted.clone(),
+    };
+    if !missing.is_empty() {
+        steps.push(run(
+            Phase::Packages,
+            format!("install {}", missing.join(" ")),
+            vec![
+                Cmd::new("apt-get")
+                    .args([
+                        "install",
+                        "-y",
+                        "--no-install-recommends",
+                        "-o",
+                        "Dpkg::Options::=--force-confold",
+                    ])
+                    .args(missing)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .timeout(std::time::Duration::from_secs(3600)),
+            ],
+        ));
+    }
+
+    // Host identity.
+    if st.hostname.as_deref() != Some(node.name.as_str()) {
+        let f = crate::render::RenderedFile {
+            contents: format!("{}\n", node.name).into_bytes(),
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+            secret: false,
+        };
+        let current = state::file_state(&st.path("/etc/hostname"));
+        steps.extend(write_step(
+            "/etc/hostname",
+            &f,
+            current.as_ref(),
+            Phase::Host,
+            format!("/etc/hostname ({})", node.name),
+        ));
+        steps.push(run(
+            Phase::Host,
+            format!("set the running hostname to {}", node.name),
+            vec![Cmd::new("hostnamectl").args(["set-hostname", &node.name])],
+        ));
+    }
+    let hosts_now = st
+        .hosts_file
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1 localhost\n".into());
+    let hosts_new = hosts_with_block(&hosts_now, model);
+    if hosts_new != hosts_now {
+        let f = crate::render::RenderedFile {
+            contents: hosts_new.into_bytes(),
+            mode: 0o644,
+            owner: "root".into(),
+            group: "root".into(),
+            secret: false,
+        };
+        let current = st.hosts_file.as_ref().map(|h| state::FileState {
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(h.as_bytes())),
+            mode: 0o644,
+        });
+        steps.extend(write_step(
+            "/etc/hosts",
+            &f,
+            current.as_ref(),
+            Phase::Host,
+            "/etc/hosts (both nodes and the virtual IP)".into(),
+        ));
+    }
+
+    // Rendered files.
+    for (path, f) in &files.files {
+        let current = st.files.get(path).and_then(|c| c.as_ref());
+        let secret = if f.secret { ", holds a secret" } else { "" };
+        steps.extend(write_step(
+            path,
+            f,
+            current,
+            Phase::Files,
+            format!("{path} ({:04o} {}:{}{secret})", f.mode, f.owner, f.group),
+        ));
+    }
+
+    // Services leave the boot sequence before the engine may start them.
+    for svc in &files.boot.disable {
+        let s = st.services.as_ref().and_then(|m| m.get(svc));
+        if s.is_some_and(|s| !s.enabled && !s.active) {
+            continue;
+        }
+        let cmds = if st.systemd || st.services.is_none() {
+            vec![Cmd::new("systemctl").args(["disable", "--now", svc])]
+        } else {
+            vec![
+                Cmd::new("update-rc.d").args(["-f", svc, "remove"]),
+                Cmd::new(format!("/etc/init.d/{svc}")).arg("stop"),
+            ]
+        };
+        steps.push(run(
+            Phase::Services,
+            format!("take {svc} out of the boot sequence and stop it (the engine starts it)"),
+            cmds,
+        ));
+    }
+
+    // DRBD: metadata only where there is none, never over someone's data.
+    let res = &model.storage.resource;
+    let drbd = st.drbd.clone().unwrap_or_default();
+    if !drbd.has_metadata {
+        if let Some(sig) = &drbd.foreign_signature {
+            if !opts.force_wipe_disk {
+                return Err(Error::usage(
+                    format!(
+                        "the DRBD backing disk {} of node {} holds a {sig} signature; creating DRBD metadata would destroy it",
+                        node.drbd_disk, node.name
+                    ),
+                    "check node.drbd-disk in the profile; if the data may go, rerun with --force-wipe-disk",
+                ));
+            }
+        }
+        steps.push(run(
+            Phase::Drbd,
+            format!("create DRBD metadata for {res} on {}", node.drbd_disk),
+            vec![Cmd::new("drbdadm").args(["create-md", "--force", res])],
+        ));
+    }
+    if !drbd.up {
+        steps.push(run(
+            Phase::Drbd,
+            format!("bring DRBD resource {res} up"),
+            vec![Cmd::new("drbdadm").args(["up", res])],
+        ));
+    }
+
+    // The engine, last.
+    for unit in &files.boot.enable {
+        let s = st.services.as_ref().and_then(|m| m.get(unit));
+        if s.is_some_and(|s| s.enabled && s.active) {
+            continue;
+        }
+        // drbd is already up; its init script would wait for the peer at start.
+        let (verb, args) = if unit == "drbd" {
+            ("enable", vec!["enable", unit.as_str()])
+        } else {
+            ("enable and start", vec!["enable", "--now", unit.as_str()])
+        };
+        steps.push(run(
+            Phase::Engine,
+            format!("{verb} {unit}"),
+            vec![Cmd::new("systemctl").args(args)],
+        ));
+    }
+    debug_assert!(steps.windows(2).all(|w| w[0].phase <= w[1].phase));
+    Ok(Plan {
+        node: node.name.clone(),
+        steps,
+    })
+}

@@ -1,0 +1,200 @@
+//! What is on the node now, read through the runner (so tests can script it) and
+//! from files under the node's root (so `--root DIR` works without a machine).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::exec::{Cmd, Runner};
+use crate::model::Model;
+use crate::render::FileSet;
+
+/// A file as found on the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    pub sha256: String,
+    pub mode: u32,
+}
+
+/// DRBD as found on the node.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DrbdState {
+    /// The backing disk holds DRBD metadata for the resource.
+    pub has_metadata: bool,
+    /// What `blkid -p` finds on the backing disk when it is not ours: a
+    /// filesystem or partition table that create-md would destroy.
+    pub foreign_signature: Option<String>,
+    /// The resource is configured in the kernel (`drbdadm cstate` answers).
+    pub up: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceState {
+    pub enabled: bool,
+    pub active: bool,
+}
+
+/// Everything `plan` needs to know about the node. Fields the probe could not
+/// learn (commands skipped) are `None`, and the plan treats them as "to do".
+#[derive(Debug, Clone, Default)]
+pub struct NodeState {
+    pub root: PathBuf,
+    pub hostname: Option<String>,
+    pub addresses: Vec<Ipv4Addr>,
+    /// Current content of each path the file set would write.
+    pub files: BTreeMap<String, Option<FileState>>,
+    pub hosts_file: Option<String>,
+    pub installed: Option<BTreeSet<String>>,
+    pub services: Option<BTreeMap<String, ServiceState>>,
+    pub drbd: Option<DrbdState>,
+    pub systemd: bool,
+}
+
+impl NodeState {
+    pub fn path(&self, abs: &str) -> PathBuf {
+        self.root.join(abs.trim_start_matches('/'))
+    }
+}
+
+pub fn file_state(path: &Path) -> Option<FileState> {
+    let bytes = std::fs::read(path).ok()?;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(FileState {
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        mode: meta.mode() & 0o7777,
+    })
+}
+
+/// Reads the node's files under `root`; with a runner, also asks the system.
+pub fn probe(
+    model: &Model,
+    node: &str,
+    files: &FileSet,
+    root: &Path,
+    runner: Option<&dyn Runner>,
+) -> NodeState {
+    let mut st = NodeState {
+        root: root.to_path_buf(),
+        ..NodeState::default()
+    };
+    for path in files.files.keys() {
+        st.files.insert(path.clone(), file_state(&st.path(path)));
+    }
+    st.hosts_file = std::fs::read_to_string(st.path("/etc/hosts")).ok();
+    st.hostname = std::fs::read_to_string(st.path("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let Some(r) = runner else { return st };
+
+    st.systemd = root.join("run/systemd/system").is_dir();
+    if let Ok(out) = r.run(&Cmd::new("hostname")) {
+        if out.success() {
+            st.hostname = Some(out.stdout_str().trim().to_string());
+        }
+    }
+    if let Ok(out) = r.run(&Cmd::new("ip").args(["-j", "-4", "addr", "show"])) {
+        st.addresses = parse_ip_json(&out.stdout_str());
+    }
+    let wanted = super::packages::required(model);
+    if let Ok(out) = r.run(
+        &Cmd::new("dpkg-query")
+            .args(["-W", "-f", "${Package}\t${db:Status-Status}\n"])
+            .args(wanted.iter().cloned()),
+    ) {
+        st.installed = Some(
+            out.stdout_str()
+                .lines()
+                .filter_map(|l| l.split_once('\t'))
+                .filter(|(_, s)| s.trim() == "installed")
+                .map(|(p, _)| p.to_string())
+                .collect(),
+        );
+    }
+    let mut services = BTreeMap::new();
+    for svc in super::all_units(model) {
+        let enabled = r
+            .run(&Cmd::new("systemctl").args(["is-enabled", &svc]))
+            .map(|o| o.success())
+            .unwrap_or(false);
+        let active = r
+            .run(&Cmd::new("systemctl").args(["is-active", &svc]))
+            .map(|o| o.success())
+            .unwrap_or(false);
+        services.insert(svc, ServiceState { enabled, active });
+    }
+    st.services = Some(services);
+    st.drbd = Some(probe_drbd(model, node, r));
+    st
+}
+
+fn probe_drbd(model: &Model, node: &str, r: &dyn Runner) -> DrbdState {
+    let res = &model.storage.resource;
+    let disk = model
+        .node(node)
+        .map(|n| n.drbd_disk.clone())
+        .unwrap_or_default();
+    let up = r
+        .run(&Cmd::new("drbdadm").args(["cstate", res]))
+        .map(|o| o.success())
+        .unwrap_or(false);
+    // An attached resource has metadata; dump-md refuses to run on it.
+    let has_metadata = up
+        || r.run(&Cmd::new("drbdadm").args(["dump-md", res]))
+            .map(|o| o.success())
+            .unwrap_or(false);
+    let foreign_signature = if has_metadata {
+        None
+    } else {
+        r.run(&Cmd::new("blkid").args(["-p", "-o", "export", &disk]))
+            .ok()
+            .filter(|o| o.success())
+            .and_then(|o| {
+                let text = o.stdout_str();
+                text.lines()
+                    .find_map(|l| {
+                        l.strip_prefix("TYPE=")
+                            .or_else(|| l.strip_prefix("PTTYPE="))
+                    })
+                    .filter(|t| *t != "drbd")
+                    .map(str::to_string)
+            })
+    };
+    DrbdState {
+        has_metadata,
+        foreign_signature,
+        up,
+    }
+}
+
+/// IPv4 addresses from `ip -j -4 addr show`.
+pub fn parse_ip_json(text: &str) -> Vec<Ipv4Addr> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|iface| iface["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ip_json() {
+        let text = r#"[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
+            {"ifindex":2,"ifname":"eth0","addr_info":[{"family":"inet","local":"192.168.178.4","prefixlen":24}]}]"#;
+        assert_eq!(
+            parse_ip_json(text),
+            vec![Ipv4Addr::LOCALHOST, Ipv4Addr::new(192, 168, 178, 4)]
+        );
+        assert!(parse_ip_json("not json").is_empty());
+    }
+}
