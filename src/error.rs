@@ -59,7 +59,7 @@ impl Error {
             Error::Unhealthy(_) => EXIT_UNHEALTHY,
             Error::Drbdlinks(e) if e.is_invalid_config() => EXIT_INVALID,
             Error::Step { source, .. } => match source.exit_code() {
-                EXIT_INVALID => EXIT_INVALID,
+                code @ (EXIT_INVALID | EXIT_UNHEALTHY) => code,
                 _ => EXIT_ERROR,
             },
             _ => EXIT_ERROR,

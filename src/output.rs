@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct Reporter {
     quiet: bool,
     tty: bool,
-    log: Option<Mutex<std::fs::File>>,
+    log: Mutex<Option<std::fs::File>>,
 }
 
 impl Reporter {
@@ -19,7 +19,7 @@ impl Reporter {
         Reporter {
             quiet,
             tty: std::io::stderr().is_terminal(),
-            log: None,
+            log: Mutex::new(None),
         }
     }
 
@@ -28,28 +28,31 @@ impl Reporter {
         Reporter {
             quiet: true,
             tty: false,
-            log: None,
+            log: Mutex::new(None),
         }
     }
 
-    /// Also append every line to `path` (created with its folder if missing).
-    pub fn with_log(mut self, path: &Path) -> Self {
+    /// From now on, also append every line to `path` (created with its folder).
+    /// Started only once a run is about to change the node, so a refused run
+    /// leaves no trace on it.
+    pub fn start_log(&self, path: &Path) {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        self.log = std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .ok()
-            .map(Mutex::new);
-        self
+            .ok();
+        if let Ok(mut log) = self.log.lock() {
+            *log = file;
+        }
     }
 
     fn log_line(&self, line: &str) {
-        if let Some(f) = &self.log {
-            let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-            if let Ok(mut f) = f.lock() {
+        if let Ok(mut log) = self.log.lock() {
+            if let Some(f) = log.as_mut() {
+                let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
                 let _ = writeln!(f, "{stamp} {line}");
             }
         }

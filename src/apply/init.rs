@@ -270,7 +270,7 @@ impl Init<'_> {
             || {
                 let (ok, xml) = out(
                     self.runner,
-                    Cmd::new("crm_mon").args(["-1", "--output-as=xml"]),
+                    Cmd::new("crm_mon").args(["-1", "--output-as", "xml"]),
                 )?;
                 let online = if ok { online_nodes(&xml) } else { 0 };
                 Ok((online == 2, format!("{online} node(s) online")))

@@ -93,8 +93,7 @@ pub fn plan(args: &PlanArgs, quiet: bool) -> Result<ExitCode> {
 }
 
 pub fn apply(args: &ApplyArgs, quiet: bool) -> Result<ExitCode> {
-    let reporter =
-        Reporter::new(quiet).with_log(&args.node.root.join(LOG_FILE.trim_start_matches('/')));
+    let reporter = Reporter::new(quiet);
     let local = LocalRunner;
     let runner = (!args.skip_commands).then_some(&local as &dyn Runner);
     let p = prepare(&args.node, runner, &reporter)?;
@@ -102,6 +101,7 @@ pub fn apply(args: &ApplyArgs, quiet: bool) -> Result<ExitCode> {
         reporter.line(&format!("{}: nothing to do", p.node));
         return Ok(ExitCode::SUCCESS);
     }
+    reporter.start_log(&args.node.root.join(LOG_FILE.trim_start_matches('/')));
     let applier = Applier::new(&args.node.root, runner, &reporter);
     let out = applier.apply(&p.plan)?;
     reporter.line(&format!(
@@ -119,10 +119,10 @@ pub fn apply(args: &ApplyArgs, quiet: bool) -> Result<ExitCode> {
 }
 
 pub fn init(args: &InitArgs, quiet: bool) -> Result<ExitCode> {
-    let reporter =
-        Reporter::new(quiet).with_log(&args.node.root.join(LOG_FILE.trim_start_matches('/')));
+    let reporter = Reporter::new(quiet);
     let runner = LocalRunner;
     let p = prepare(&args.node, Some(&runner), &reporter)?;
+    reporter.start_log(&args.node.root.join(LOG_FILE.trim_start_matches('/')));
     let applier = Applier::new(&args.node.root, Some(&runner), &reporter);
     let opts = init::Options {
         peer_timeout: args.peer_timeout,

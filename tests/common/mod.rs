@@ -21,6 +21,10 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(format!("{name}.toml"))
 }
 
+pub fn root_dir() -> PathBuf {
+    root()
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -1,0 +1,645 @@
+//! plan / apply / init against a simulated node: the recording runner answers the
+//! probes from a small state machine and records every command, so the order of
+//! steps and the refusals can be checked without a machine.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use pbx_cluster::apply::{Applier, init};
+use pbx_cluster::exec::{Cmd, Output, RecordingRunner, Runner};
+use pbx_cluster::model::Model;
+use pbx_cluster::output::Reporter;
+use pbx_cluster::{plan, profile, render};
+
+#[derive(Debug, Clone)]
+struct Sim {
+    installed: bool,
+    /// Units enabled and running; apt starts the services it installs.
+    enabled: std::collections::BTreeSet<String>,
+    metadata: bool,
+    disk_signature: Option<&'static str>,
+    up: bool,
+    peer_connects: bool,
+    dstate: String,
+    cib_loaded: bool,
+}
+
+impl Default for Sim {
+    fn default() -> Self {
+        Sim {
+            installed: false,
+            enabled: ["mysql", "postfix", "asterisk", "apache2"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            metadata: false,
+            disk_signature: None,
+            up: false,
+            peer_connects: true,
+            dstate: "Inconsistent/Inconsistent".into(),
+            cib_loaded: false,
+        }
+    }
+}
+
+fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
+    RecordingRunner::new().respond_with(move |cmd: &Cmd| {
+        let line = cmd.display();
+        let mut s = sim.lock().unwrap();
+        let ok = |out: &str| Some(Output::ok(out.as_bytes().to_vec()));
+        let fail = |code: i32| Some(Output::failed(code, b"".to_vec()));
+        match line.as_str() {
+            "hostname" => ok(hostname),
+            l if l.starts_with("dpkg-query") => {
+                if s.installed {
+                    let pkgs: Vec<String> = cmd.args[3..].iter().map(|p| format!("{p}\tinstalled")).collect();
+                    ok(&pkgs.join("\n"))
+                } else {
+                    fail(1)
+                }
+            }
+            l if l.starts_with("apt-get install") => {
+                s.installed = true;
+                ok("")
+            }
+            l if l.starts_with("systemctl is-enabled") || l.starts_with("systemctl is-active") => {
+                if s.enabled.contains(&cmd.args[1]) { ok("enabled") } else { fail(1) }
+            }
+            l if l.starts_with("systemctl disable --now ") => {
+                s.enabled.remove(&cmd.args[2]);
+                ok("")
+            }
+            l if l.starts_with("systemctl enable --now ") => {
+                s.enabled.insert(cmd.args[2].clone());
+                ok("")
+            }
+            l if l.starts_with("blkid") => match s.disk_signature {
+                Some(t) => ok(&format!("TYPE={t}\n")),
+                None => fail(2),
+            },
+            "drbdadm dump-md r0" => {
+                if s.metadata { ok("") } else { fail(255) }
+            }
+            "drbdadm create-md --force r0" => {
+                s.metadata = true;
+                ok("")
+            }
+            "drbdadm up r0" => {
+                s.up = true;
+                ok("")
+            }
+            "drbdadm cstate r0" => {
+                if !s.up {
+                    fail(10)
+                } else if s.peer_connects {
+                    ok("Connected")
+                } else {
+                    ok("WFConnection")
+                }
+            }
+            "drbdadm dstate r0" => ok(&s.dstate.clone()),
+            "drbdadm primary --force r0" => {
+                // The initial sync completes at once in the simulation.
+                s.dstate = "UpToDate/UpToDate".into();
+                ok("")
+            }
+            "crm_mon -1 --output-as xml" => ok(r#"<pacemaker-result><nodes><node name="cl01" online="true"/><node name="cl02" online="true"/></nodes></pacemaker-result>"#),
+            "cibadmin --query --scope resources" => {
+                if s.cib_loaded { ok(r#"<resources><clone id="drbd-r0-clone"/></resources>"#) } else { ok("<resources/>") }
+            }
+            l if l.starts_with("cibadmin --replace") => {
+                s.cib_loaded = true;
+                ok("")
+            }
+            _ => ok(""),
+        }
+    })
+}
+
+struct Run {
+    lines: Vec<String>,
+    result: Result<(), pbx_cluster::error::Error>,
+    report: Option<init::Report>,
+}
+
+fn model(name: &str) -> Model {
+    profile::load(&profile(name)).unwrap().model
+}
+
+fn do_plan(
+    m: &Model,
+    node: &str,
+    runner: &dyn Runner,
+    root: &std::path::Path,
+    force: bool,
+) -> Result<plan::Plan, pbx_cluster::error::Error> {
+    let files = render::render_node(m, node)?;
+    let st = plan::probe(m, node, &files, root, Some(runner));
+    plan::build(
+        m,
+        &files,
+        &st,
+        plan::Options {
+            force_wipe_disk: force,
+        },
+    )
+}
+
+/// The node under `root` runs systemd (the plan then uses systemctl).
+fn systemd_root(root: &std::path::Path) {
+    std::fs::create_dir_all(root.join("run/systemd/system")).unwrap();
+}
+
+fn apply_on(m: &Model, node: &str, sim: &Arc<Mutex<Sim>>, root: &std::path::Path) -> Run {
+    systemd_root(root);
+    let runner = runner_for(sim.clone(), "ignored");
+    let reporter = Reporter::silent();
+    let result = do_plan(m, node, &runner, root, false).and_then(|p| {
+        Applier::new(root, Some(&runner), &reporter)
+            .apply(&p)
+            .map(|_| ())
+    });
+    Run {
+        lines: runner.lines(),
+        result,
+        report: None,
+    }
+}
+
+fn init_on(m: &Model, node: &str, sim: &Arc<Mutex<Sim>>, root: &std::path::Path) -> Run {
+    systemd_root(root);
+    let runner = runner_for(sim.clone(), "ignored");
+    let reporter = Reporter::silent();
+    let applier = Applier::new(root, Some(&runner), &reporter);
+    let opts = init::Options {
+        peer_timeout: Duration::from_millis(30),
+        sync_timeout: Duration::from_millis(30),
+        healthy_timeout: Duration::from_millis(30),
+        poll: Duration::from_millis(1),
+        self_exe: "pbx-cluster".into(),
+    };
+    let mut report = None;
+    let result = do_plan(m, node, &runner, root, false).and_then(|p| {
+        report = Some(
+            init::Init {
+                model: m,
+                node,
+                applier: &applier,
+                runner: &runner,
+                opts,
+            }
+            .run(&p)?,
+        );
+        Ok(())
+    });
+    Run {
+        lines: runner.lines(),
+        result,
+        report,
+    }
+}
+
+fn index(lines: &[String], needle: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l.starts_with(needle))
+        .unwrap_or_else(|| panic!("`{needle}` was not run:\n{}", lines.join("\n")))
+}
+
+#[test]
+fn services_leave_the_boot_sequence_before_the_engine_starts() {
+    for (profile_name, engine_units) in [
+        (
+            "seed-pacemaker",
+            vec![
+                "systemctl enable --now corosync",
+                "systemctl enable --now pacemaker",
+            ],
+        ),
+        ("seed-heartbeat", vec!["systemctl enable --now heartbeat"]),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let sim = Arc::new(Mutex::new(Sim::default()));
+        let run = apply_on(&model(profile_name), "cl01", &sim, root.path());
+        run.result.unwrap();
+        let install = index(&run.lines, "apt-get install");
+        let last_disable = ["mysql", "postfix", "asterisk", "apache2"]
+            .iter()
+            .map(|s| index(&run.lines, &format!("systemctl disable --now {s}")))
+            .max()
+            .unwrap();
+        let md = index(&run.lines, "drbdadm create-md");
+        assert!(
+            install < last_disable && last_disable < md,
+            "{profile_name}: {:?}",
+            run.lines
+        );
+        for unit in engine_units {
+            assert!(
+                last_disable < index(&run.lines, unit),
+                "{profile_name}: {unit} before the services were disabled"
+            );
+        }
+    }
+}
+
+#[test]
+fn metadata_is_created_only_where_there_is_none() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        metadata: true,
+        ..Sim::default()
+    }));
+    let run = apply_on(&model("seed-heartbeat"), "cl01", &sim, root.path());
+    run.result.unwrap();
+    assert!(
+        !run.lines.iter().any(|l| l.contains("create-md")),
+        "{:?}",
+        run.lines
+    );
+    assert!(run.lines.iter().any(|l| l == "drbdadm up r0"));
+
+    let sim = Arc::new(Mutex::new(Sim::default()));
+    let run = apply_on(&model("seed-heartbeat"), "cl01", &sim, root.path());
+    run.result.unwrap();
+    assert_eq!(
+        run.lines.iter().filter(|l| l.contains("create-md")).count(),
+        1
+    );
+}
+
+#[test]
+fn a_disk_holding_a_filesystem_is_refused_and_nothing_changes() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        disk_signature: Some("ext4"),
+        ..Sim::default()
+    }));
+    let run = apply_on(&model("seed-heartbeat"), "cl01", &sim, root.path());
+    let err = run.result.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    let msg = pbx_cluster::error::format(&err);
+    assert!(
+        msg.contains("/dev/hda3 of node cl01 holds a ext4 signature")
+            && msg.contains("--force-wipe-disk"),
+        "{msg}"
+    );
+    assert!(
+        files_under(root.path()).is_empty(),
+        "nothing may be written"
+    );
+    let root = tempfile::tempdir().unwrap();
+    assert!(
+        !run.lines
+            .iter()
+            .any(|l| l.starts_with("apt-get") || l.contains("create-md") || l.contains("disable")),
+        "only probes ran: {:?}",
+        run.lines
+    );
+
+    // With --force-wipe-disk the metadata is created.
+    let runner = runner_for(sim, "x");
+    let p = do_plan(&model("seed-heartbeat"), "cl01", &runner, root.path(), true).unwrap();
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| s.summary.starts_with("create DRBD metadata"))
+    );
+}
+
+#[test]
+fn init_forces_primary_only_on_the_preferred_node_of_a_new_cluster() {
+    let m = model("seed-pacemaker");
+    // New cluster, preferred node: forced once, filesystem made, links seeded.
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim::default()));
+    let run = init_on(&m, "cl01", &sim, root.path());
+    run.result.unwrap();
+    assert_eq!(
+        run.lines
+            .iter()
+            .filter(|l| *l == "drbdadm primary --force r0")
+            .count(),
+        1
+    );
+    let primary = index(&run.lines, "drbdadm primary --force r0");
+    assert!(primary < index(&run.lines, "mkfs.xfs -f -q /dev/drbd0"));
+    assert!(index(&run.lines, "mkfs.xfs") < index(&run.lines, "mount /dev/drbd0 /mnt/share"));
+    assert!(
+        run.lines
+            .iter()
+            .any(|l| l.contains("cp -a") && l.contains("/etc/asterisk")),
+        "seeded"
+    );
+    assert!(index(&run.lines, "umount /mnt/share") < index(&run.lines, "drbdadm secondary r0"));
+    assert!(
+        index(&run.lines, "drbdadm secondary r0")
+            < index(&run.lines, "systemctl enable --now pacemaker")
+    );
+    assert!(run.report.as_ref().unwrap().forced_primary);
+    assert!(root.path().join("var/lib/pbx-cluster/initialized").exists());
+
+    // New cluster, the other node: never forced.
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        dstate: "Inconsistent/Inconsistent".into(),
+        ..Sim::default()
+    }));
+    let run = init_on(&m, "cl02", &sim, root.path());
+    assert!(
+        !run.lines
+            .iter()
+            .any(|l| l.contains("primary --force") || l.starts_with("mkfs")),
+        "{:?}",
+        run.lines
+    );
+    // (its sync never finishes in this simulation, so init reports the wait)
+    let err = run.result.unwrap_err();
+    assert!(pbx_cluster::error::format(&err).contains("to be UpToDate on both nodes"));
+
+    // Existing cluster (data UpToDate): the preferred node does not force either.
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        dstate: "UpToDate/UpToDate".into(),
+        metadata: true,
+        ..Sim::default()
+    }));
+    let run = init_on(&m, "cl01", &sim, root.path());
+    run.result.unwrap();
+    assert!(
+        !run.lines
+            .iter()
+            .any(|l| l.contains("primary") || l.starts_with("mkfs")),
+        "{:?}",
+        run.lines
+    );
+}
+
+#[test]
+fn the_cib_is_loaded_once_from_the_preferred_node() {
+    let m = model("seed-pacemaker");
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim::default()));
+    let first = init_on(&m, "cl01", &sim, root.path());
+    first.result.unwrap();
+    let replaces = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("cibadmin --replace"))
+            .count()
+    };
+    assert_eq!(replaces(&first.lines), 1);
+    assert!(
+        index(&first.lines, "crm_mon -1") < index(&first.lines, "cibadmin --replace"),
+        "members first"
+    );
+    let second = init_on(&m, "cl01", &sim, root.path());
+    second.result.unwrap();
+    assert_eq!(replaces(&second.lines), 0, "already loaded: left alone");
+    assert!(!second.report.unwrap().cib_loaded);
+
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        dstate: "UpToDate/UpToDate".into(),
+        ..Sim::default()
+    }));
+    let other = init_on(&m, "cl02", &sim, root.path());
+    other.result.unwrap();
+    assert_eq!(
+        replaces(&other.lines),
+        0,
+        "only the preferred node loads it"
+    );
+}
+
+#[test]
+fn init_stops_with_a_named_wait_when_the_peer_never_connects() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        peer_connects: false,
+        ..Sim::default()
+    }));
+    let run = init_on(&model("seed-heartbeat"), "cl01", &sim, root.path());
+    let err = run.result.unwrap_err();
+    assert_eq!(err.exit_code(), 4);
+    let msg = pbx_cluster::error::format(&err);
+    assert!(
+        msg.contains("connect to the peer") && msg.contains("last seen: WFConnection"),
+        "{msg}"
+    );
+    assert!(msg.contains("run `pbx-cluster init` again"), "{msg}");
+    assert!(
+        !run.lines.iter().any(|l| l.contains("primary")),
+        "no force without the peer"
+    );
+}
+
+#[test]
+fn a_second_init_on_a_healthy_cluster_changes_nothing() {
+    let m = model("seed-heartbeat");
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim::default()));
+    init_on(&m, "cl01", &sim, root.path()).result.unwrap();
+    let runner = runner_for(sim.clone(), "cl01");
+    let p = do_plan(&m, "cl01", &runner, root.path(), false).unwrap();
+    // `systemctl enable drbd` (no --now) is re-checked by state only: is-active
+    // answers for enabled-and-running units, which drbd is not in the simulation.
+    let left: Vec<&str> = p.steps.iter().map(|s| s.summary.as_str()).collect();
+    assert_eq!(left, ["enable drbd"], "{}", p.to_text());
+}
+
+// ---- the CLI with --root and --skip-commands ----
+
+fn apply_cli(root: &std::path::Path, profile: &std::path::Path) -> std::process::Output {
+    bin()
+        .args([
+            "apply",
+            "--quiet",
+            "--skip-commands",
+            "--node",
+            "cl01",
+            "--root",
+        ])
+        .arg(root)
+        .arg(profile)
+        .output()
+        .unwrap()
+}
+
+fn plan_cli(root: &std::path::Path, profile: &std::path::Path) -> std::process::Output {
+    bin()
+        .args(["plan", "--skip-commands", "--node", "cl01", "--root"])
+        .arg(root)
+        .arg(profile)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn apply_with_root_writes_modes_and_a_second_run_changes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let o = apply_cli(root.path(), &profile("seed-pacemaker"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mode = |p: &str| {
+        std::fs::metadata(root.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("etc/corosync/authkey"), 0o400);
+    assert_eq!(mode("etc/pbx-cluster/cib.xml"), 0o600);
+    assert_eq!(mode("etc/drbd.d/r0.res"), 0o600);
+    assert_eq!(mode("etc/corosync/corosync.conf"), 0o644);
+    assert!(
+        text(&std::fs::read(root.path().join("etc/hosts")).unwrap()).contains("192.168.178.4 cl02")
+    );
+    assert!(root.path().join("var/log/pbx-cluster.log").exists());
+    let o = plan_cli(root.path(), &profile("seed-pacemaker"));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "second run: no changes\n{}",
+        text(&o.stderr)
+    );
+    let err = text(&o.stderr);
+    assert!(
+        !err.lines()
+            .any(|l| l.trim_start().starts_with("files ") || l.trim_start().starts_with("host ")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_changed_profile_changes_exactly_its_files_and_keeps_the_old_ones() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root_dir().join("profiles/seed.secret"),
+        dir.path().join("seed.secret"),
+    )
+    .unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(
+        &p,
+        std::fs::read_to_string(profile("seed-heartbeat")).unwrap(),
+    )
+    .unwrap();
+    assert!(apply_cli(root.path(), &p).status.success());
+    let old_hacf = std::fs::read(root.path().join("etc/ha.d/ha.cf")).unwrap();
+    std::fs::write(
+        &p,
+        std::fs::read_to_string(profile("seed-heartbeat"))
+            .unwrap()
+            .replace("deadtime = \"10s\"", "deadtime = \"20s\""),
+    )
+    .unwrap();
+    let o = plan_cli(root.path(), &p);
+    assert_eq!(o.status.code(), Some(3));
+    let changed: Vec<String> = text(&o.stderr)
+        .lines()
+        .filter(|l| l.contains(" update "))
+        .map(|l| l.trim().to_string())
+        .collect();
+    assert_eq!(changed.len(), 2, "ha.cf and the manifest: {changed:?}");
+    assert!(
+        changed[0].contains("/etc/ha.d/ha.cf")
+            && changed[1].contains("/etc/pbx-cluster/manifest.json"),
+        "{changed:?}"
+    );
+    assert!(apply_cli(root.path(), &p).status.success());
+    let backups = files_under(&root.path().join("var/lib/pbx-cluster/backup"));
+    let hacf_backup = backups
+        .iter()
+        .find(|b| b.ends_with("etc/ha.d/ha.cf"))
+        .expect("ha.cf was backed up");
+    assert_eq!(
+        std::fs::read(
+            root.path()
+                .join("var/lib/pbx-cluster/backup")
+                .join(hacf_backup)
+        )
+        .unwrap(),
+        old_hacf
+    );
+    assert!(
+        text(&std::fs::read(root.path().join("etc/ha.d/ha.cf")).unwrap()).contains("deadtime 20")
+    );
+}
+
+#[test]
+fn unknown_node_and_invalid_profile_exit_2_and_write_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["apply", "--skip-commands", "--node", "cl09", "--root"])
+        .arg(root.path())
+        .arg(profile("seed-heartbeat"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("node \"cl09\" is not in the profile"));
+    // No node given and none recognisable under this root.
+    let o = bin()
+        .args(["apply", "--skip-commands", "--root"])
+        .arg(root.path())
+        .arg(profile("seed-heartbeat"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("cannot tell which node this is")
+            && text(&o.stderr).contains("--node NAME"),
+        "{}",
+        text(&o.stderr)
+    );
+    let bad = root.path().join("bad.toml");
+    std::fs::write(&bad, "[cluster]\nname = \"x\"\n").unwrap();
+    let o = bin()
+        .args(["apply", "--skip-commands", "--node", "cl01", "--root"])
+        .arg(root.path())
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let left: Vec<_> = files_under(root.path())
+        .into_iter()
+        .filter(|f| !f.ends_with("bad.toml"))
+        .collect();
+    assert!(left.is_empty(), "nothing written: {left:?}");
+}
+
+#[test]
+fn plan_output_masks_secrets() {
+    let root = tempfile::tempdir().unwrap();
+    let o = plan_cli(root.path(), &profile("seed-pacemaker"));
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(all.contains("holds a secret: contents and digests not shown"));
+    for s in ["seed-cluster-secret", "change-me-1001"] {
+        assert!(!all.contains(s), "{s} printed");
+    }
+    let o = bin()
+        .args([
+            "plan",
+            "--json",
+            "--skip-commands",
+            "--node",
+            "cl01",
+            "--root",
+        ])
+        .arg(root.path())
+        .arg(profile("seed-pacemaker"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let secret_step = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"]["path"] == "/etc/corosync/authkey")
+        .unwrap();
+    assert_eq!(secret_step["action"]["secret"], true);
+}
