@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+mod image;
 mod validate;
 
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use crate::error::Result;
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(&args, cli.quiet),
+        Command::Image(cmd) => image::run(&cmd, cli.quiet),
         Command::Render(_) | Command::Haresources2cib(_) => Err(crate::error::Error::other(
             "not available in this build",
             "",
