@@ -24,7 +24,7 @@ pub enum Command {
     Haresources2cib(Haresources2cibArgs),
     /// Appliance disk images of cluster nodes.
     #[command(subcommand)]
-    Image(ImageCommand),
+    Image(Box<ImageCommand>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,7 +72,11 @@ pub struct ImageBuildArgs {
     #[arg(long = "package")]
     pub packages: Vec<String>,
     /// Keeps downloaded .deb files between builds.
-    #[arg(long, default_value = "/var/cache/pbx-cluster/image", env = "PBX_CLUSTER_IMAGE_CACHE")]
+    #[arg(
+        long,
+        default_value = "/var/cache/pbx-cluster/image",
+        env = "PBX_CLUSTER_IMAGE_CACHE"
+    )]
     pub cache_dir: PathBuf,
     /// Disk size in MiB (qcow2 stores only what is used).
     #[arg(long, default_value_t = crate::image::spec::DEFAULT_DISK_MIB)]
@@ -87,7 +91,6 @@ pub struct ImageBuildArgs {
     /// Build even if the manifest says nothing changed.
     #[arg(long)]
     pub force: bool,
-
 }
 
 #[derive(Debug, clap::Args)]

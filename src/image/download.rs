@@ -44,7 +44,10 @@ pub enum DownloadError {
 pub fn listed_sha256(sums: &str, file: &str) -> Option<String> {
     sums.lines().find_map(|line| {
         let (hash, name) = line.trim().split_once(char::is_whitespace)?;
-        let name = name.trim_start().trim_start_matches('*').trim_start_matches("./");
+        let name = name
+            .trim_start()
+            .trim_start_matches('*')
+            .trim_start_matches("./");
         (name == file && hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
             .then(|| hash.to_ascii_lowercase())
     })
@@ -62,11 +65,17 @@ pub fn default_sums_url(url: &str) -> String {
     }
 }
 
-fn get(client: &reqwest::blocking::Client, url: &str) -> Result<reqwest::blocking::Response, DownloadError> {
-    let resp = client.get(url).send().map_err(|source| DownloadError::Http {
-        url: url.into(),
-        source,
-    })?;
+fn get(
+    client: &reqwest::blocking::Client,
+    url: &str,
+) -> Result<reqwest::blocking::Response, DownloadError> {
+    let resp = client
+        .get(url)
+        .send()
+        .map_err(|source| DownloadError::Http {
+            url: url.into(),
+            source,
+        })?;
     if !resp.status().is_success() {
         return Err(DownloadError::Status {
             url: url.into(),
@@ -113,17 +122,23 @@ pub fn fetch_verified(
     }
     let part = cache.join(format!(".{name}.part"));
     let mut resp = get(&client, url)?;
-    let step = progress.bytes(format!("download {name}"), resp.content_length().unwrap_or(0));
+    let step = progress.bytes(
+        format!("download {name}"),
+        resp.content_length().unwrap_or(0),
+    );
     let mut out = std::fs::File::create(&part).map_err(io("cannot create", &part))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = resp.read(&mut buf).map_err(io("cannot download into", &part))?;
+        let n = resp
+            .read(&mut buf)
+            .map_err(io("cannot download into", &part))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(io("cannot write", &part))?;
+        out.write_all(&buf[..n])
+            .map_err(io("cannot write", &part))?;
         step.advance(n as u64);
     }
     out.sync_all().map_err(io("cannot write", &part))?;
@@ -198,8 +213,14 @@ mod tests {
     #[test]
     fn sums_lines_in_both_formats_are_found() {
         let h = "a".repeat(64);
-        assert_eq!(listed_sha256(&format!("{h}  x.qcow2\n"), "x.qcow2"), Some(h.clone()));
-        assert_eq!(listed_sha256(&format!("{h} *x.qcow2\n"), "x.qcow2"), Some(h.clone()));
+        assert_eq!(
+            listed_sha256(&format!("{h}  x.qcow2\n"), "x.qcow2"),
+            Some(h.clone())
+        );
+        assert_eq!(
+            listed_sha256(&format!("{h} *x.qcow2\n"), "x.qcow2"),
+            Some(h.clone())
+        );
         assert_eq!(listed_sha256(&format!("{h}  y.qcow2\n"), "x.qcow2"), None);
         assert_eq!(listed_sha256("short  x.qcow2\n", "x.qcow2"), None);
     }
@@ -216,14 +237,23 @@ mod tests {
         );
         let cache = tempfile::tempdir().unwrap();
         let url = format!("{base}/img/base.tar.xz");
-        let got = fetch_verified(&url, &default_sums_url(&url), cache.path(), &Progress::silent())
-            .unwrap();
+        let got = fetch_verified(
+            &url,
+            &default_sums_url(&url),
+            cache.path(),
+            &Progress::silent(),
+        )
+        .unwrap();
         assert_eq!(std::fs::read(&got).unwrap(), body);
         // Second call: only SHA256SUMS is fetched (the server answers 3 requests
         // in all); the cached copy is verified and reused.
-        let again =
-            fetch_verified(&url, &default_sums_url(&url), cache.path(), &Progress::silent())
-                .unwrap();
+        let again = fetch_verified(
+            &url,
+            &default_sums_url(&url),
+            cache.path(),
+            &Progress::silent(),
+        )
+        .unwrap();
         assert_eq!(again, got);
     }
 
@@ -239,8 +269,13 @@ mod tests {
         );
         let cache = tempfile::tempdir().unwrap();
         let url = format!("{base}/base.tar.xz");
-        let err = fetch_verified(&url, &default_sums_url(&url), cache.path(), &Progress::silent())
-            .unwrap_err();
+        let err = fetch_verified(
+            &url,
+            &default_sums_url(&url),
+            cache.path(),
+            &Progress::silent(),
+        )
+        .unwrap_err();
         assert!(matches!(err, DownloadError::Mismatch { .. }), "{err}");
         assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
     }
@@ -250,8 +285,13 @@ mod tests {
         let base = serve(vec![("/SHA256SUMS", sums_for("other.img", b"x"))], 1);
         let cache = tempfile::tempdir().unwrap();
         let url = format!("{base}/base.tar.xz");
-        let err = fetch_verified(&url, &default_sums_url(&url), cache.path(), &Progress::silent())
-            .unwrap_err();
+        let err = fetch_verified(
+            &url,
+            &default_sums_url(&url),
+            cache.path(),
+            &Progress::silent(),
+        )
+        .unwrap_err();
         assert!(matches!(err, DownloadError::NotListed { .. }), "{err}");
     }
 }

@@ -41,7 +41,10 @@ pub struct ProfileFiles {
 pub fn render(spec: &ImageSpec, profile: &ProfileFiles) -> FileSet {
     let mut files = FileSet::new();
     // hostname(5) allows comments, but some tools read the first line verbatim.
-    files.insert("etc/hostname".into(), text(format!("{}\n", spec.node.name), 0o644));
+    files.insert(
+        "etc/hostname".into(),
+        text(format!("{}\n", spec.node.name), 0o644),
+    );
     files.insert("etc/hosts".into(), text(hosts(spec), 0o644));
     files.insert(
         "etc/fstab".into(),

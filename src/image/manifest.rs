@@ -91,9 +91,9 @@ impl Manifest {
     /// artifacts are still in `out` with their recorded sizes.
     pub fn is_current(&self, input_sha256: &str, out: &Path) -> bool {
         self.input_sha256 == input_sha256
-            && [&self.disk, &self.kernel, &self.initrd].iter().all(|a| {
-                std::fs::metadata(out.join(&a.file)).is_ok_and(|m| m.len() == a.bytes)
-            })
+            && [&self.disk, &self.kernel, &self.initrd]
+                .iter()
+                .all(|a| std::fs::metadata(out.join(&a.file)).is_ok_and(|m| m.len() == a.bytes))
     }
 
     pub fn read(path: &Path) -> Option<Manifest> {

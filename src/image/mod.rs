@@ -66,7 +66,10 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error +
 fn profile_files(profile_path: &Path) -> Result<ProfileFiles> {
     let text = std::fs::read(profile_path).map_err(io("cannot read the profile", profile_path))?;
     let raw: crate::profile::raw::RawProfile = toml::from_slice(&text).map_err(|e| {
-        Error::other(format!("{}: {e}", profile_path.display()), "run `pbx-cluster validate` first")
+        Error::other(
+            format!("{}: {e}", profile_path.display()),
+            "run `pbx-cluster validate` first",
+        )
     })?;
     let secret = match &raw.auth.secret_file {
         None => None,
@@ -75,7 +78,10 @@ fn profile_files(profile_path: &Path) -> Result<ProfileFiles> {
             let src = if rel_path.is_absolute() {
                 rel_path.to_path_buf()
             } else {
-                profile_path.parent().unwrap_or(Path::new(".")).join(rel_path)
+                profile_path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(rel_path)
             };
             let bytes = std::fs::read(&src).map_err(io("cannot read the secret file", &src))?;
             // An absolute path lands at the same place inside the image; a relative
@@ -125,7 +131,10 @@ pub fn repo_layout(repo: &Path) -> Result<Option<(String, Vec<String>)>> {
         .find_map(|l| l.strip_prefix("Components:"))
         .map(|c| c.split_whitespace().map(String::from).collect())
         .unwrap_or_else(|| vec!["main".to_string()]);
-    Ok(Some((suite.file_name().to_string_lossy().into_owned(), comps)))
+    Ok(Some((
+        suite.file_name().to_string_lossy().into_owned(),
+        comps,
+    )))
 }
 
 /// sha256 over a repository's index files: a new .deb means a new index.
@@ -139,9 +148,12 @@ fn repo_index_sha256(repo: &Path) -> Result<String> {
             let name = e.file_name().to_string_lossy().into_owned();
             if path.is_dir() {
                 stack.push(path);
-            } else if name.starts_with("Packages") || name.ends_with(".deb") || name == "Release"
-            {
-                let rel = path.strip_prefix(repo).unwrap_or(&path).display().to_string();
+            } else if name.starts_with("Packages") || name.ends_with(".deb") || name == "Release" {
+                let rel = path
+                    .strip_prefix(repo)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
                 entries.push(format!(
                     "{rel} {}",
                     sha256_file(&path).map_err(io("cannot read", &path))?
@@ -153,10 +165,18 @@ fn repo_index_sha256(repo: &Path) -> Result<String> {
     Ok(sha256_hex(entries.join("\n").as_bytes()))
 }
 
-fn inputs(spec: &ImageSpec, profile: &ProfileFiles, files: &FileSet, setup: &FileSet) -> Result<Inputs> {
+fn inputs(
+    spec: &ImageSpec,
+    profile: &ProfileFiles,
+    files: &FileSet,
+    setup: &FileSet,
+) -> Result<Inputs> {
     let source = match &spec.install {
         spec::Install::Binary(b) => {
-            format!("binary:{}", sha256_file(b).map_err(io("cannot read the binary", b))?)
+            format!(
+                "binary:{}",
+                sha256_file(b).map_err(io("cannot read the binary", b))?
+            )
         }
         spec::Install::Repo(r) => format!("repo:{}", repo_index_sha256(r)?),
     };
@@ -291,7 +311,8 @@ fn tree_bytes(dir: &Path) -> u64 {
 /// Builds the image, or finds it up to date.
 pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Result<Outcome> {
     let started = Instant::now();
-    let spec = ImageSpec::resolve(req.model, &req.options).map_err(|e| Error::usage(e.to_string(), e.fix()))?;
+    let spec = ImageSpec::resolve(req.model, &req.options)
+        .map_err(|e| Error::usage(e.to_string(), e.fix()))?;
     let node = spec.node.name.clone();
     let profile = profile_files(req.profile_path)?;
     let files = files::render(&spec, &profile);
@@ -333,7 +354,13 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
         std::fs::create_dir_all(dest.parent().expect("has parent"))
             .and_then(|_| std::fs::copy(b, &dest))
             .and_then(|_| std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)))
-            .map_err(|e| step_err("stage files", note, Error::io("cannot copy the binary", b, e)))?;
+            .map_err(|e| {
+                step_err(
+                    "stage files",
+                    note,
+                    Error::io("cannot copy the binary", b, e),
+                )
+            })?;
     }
 
     let s = progress.step(format!(
@@ -351,8 +378,13 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
         find_kernel(&w.root).map_err(|e| step_err("kernel check", note, e))?;
     check_modules(&w.root, &version).map_err(|e| step_err("kernel check", note, e))?;
     let status_path = w.root.join("var/lib/dpkg/status");
-    let status = std::fs::read_to_string(&status_path)
-        .map_err(|e| step_err("package list", note, Error::io("cannot read", &status_path, e)))?;
+    let status = std::fs::read_to_string(&status_path).map_err(|e| {
+        step_err(
+            "package list",
+            note,
+            Error::io("cannot read", &status_path, e),
+        )
+    })?;
     let packages = manifest::installed_packages(&status);
     let rootfs_bytes = tree_bytes(&w.root);
 
@@ -367,7 +399,9 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
         .map_err(|e| step_err("disk", note, Error::io("cannot create", &w.disk_raw, e)))?;
     for cmd in plan::disk(&spec, &w, &kernel, &initrd) {
         let step = format!("disk ({})", cmd.program);
-        runner.run_ok(&cmd).map_err(|e| step_err(&step, note, e.into()))?;
+        runner
+            .run_ok(&cmd)
+            .map_err(|e| step_err(&step, note, e.into()))?;
     }
     s.finish();
 
@@ -405,8 +439,13 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
     };
     let staged_manifest = work.path().join("out-manifest.json");
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-    std::fs::write(&staged_manifest, json)
-        .map_err(|e| step_err("artifacts", note, Error::io("cannot write", &staged_manifest, e)))?;
+    std::fs::write(&staged_manifest, json).map_err(|e| {
+        step_err(
+            "artifacts",
+            note,
+            Error::io("cannot write", &staged_manifest, e),
+        )
+    })?;
     // The old manifest goes first: from here until the new one lands, no manifest
     // claims the artifacts, so an interrupted swap is rebuilt, never trusted.
     let _ = std::fs::remove_file(&manifest_file);
@@ -415,8 +454,13 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
         std::fs::rename(staged, &dest)
             .map_err(|e| step_err("artifacts", "", Error::io("cannot rename into", &dest, e)))?;
     }
-    std::fs::rename(&staged_manifest, &manifest_file)
-        .map_err(|e| step_err("artifacts", "", Error::io("cannot rename into", &manifest_file, e)))?;
+    std::fs::rename(&staged_manifest, &manifest_file).map_err(|e| {
+        step_err(
+            "artifacts",
+            "",
+            Error::io("cannot rename into", &manifest_file, e),
+        )
+    })?;
     s.finish();
     Ok(Outcome::Built(Box::new(manifest)))
 }

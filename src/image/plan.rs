@@ -192,7 +192,12 @@ pub fn disk(spec: &ImageSpec, w: &WorkPaths, kernel: &Path, initrd: &Path) -> Ve
             p(&w.boot_img),
             (BOOT_MIB * 1024).to_string(),
         ]),
-        Cmd::new("mcopy").args(["-i".to_string(), p(&w.boot_img), p(kernel), "::/vmlinuz".into()]),
+        Cmd::new("mcopy").args([
+            "-i".to_string(),
+            p(&w.boot_img),
+            p(kernel),
+            "::/vmlinuz".into(),
+        ]),
         Cmd::new("mcopy").args([
             "-i".to_string(),
             p(&w.boot_img),

@@ -114,7 +114,10 @@ fn default_extra_sources(distro: Distro, mirror: &str) -> Vec<String> {
 
 fn pins_for(sources: &[String]) -> String {
     let mut out = String::new();
-    if sources.iter().any(|s| s.split_whitespace().nth(2) == Some("sid")) {
+    if sources
+        .iter()
+        .any(|s| s.split_whitespace().nth(2) == Some("sid"))
+    {
         // apt_preferences(5): 100 keeps sid below the release but lets packages
         // that exist only in sid (asterisk) be installed from it.
         out.push_str(concat!(
@@ -135,7 +138,12 @@ pub fn kernel_package(distro: Distro) -> &'static str {
 
 /// The engine's packages; the node meta-package replaces this list when given.
 fn stack_packages(model: &Model) -> Vec<&'static str> {
-    let mut p = vec!["drbd-utils", "resource-agents", "asterisk", "asterisk-modules"];
+    let mut p = vec![
+        "drbd-utils",
+        "resource-agents",
+        "asterisk",
+        "asterisk-modules",
+    ];
     match model.engine {
         Engine::Pacemaker => p.extend(["corosync", "pacemaker", "crmsh"]),
         Engine::Heartbeat => p.push("heartbeat"),
