@@ -3,6 +3,7 @@
 mod apply;
 mod drbdlinks;
 mod haresources2cib;
+mod image;
 mod probe;
 mod render;
 mod repo;
@@ -28,5 +29,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => apply::plan(&args, cli.quiet),
         Command::Apply(args) => apply::apply(&args, cli.quiet),
         Command::Init(args) => apply::init(&args, cli.quiet),
+        Command::Image(cmd) => image::run(&cmd, cli.quiet),
     }
 }
