@@ -221,3 +221,45 @@ fn o2cb_reads_the_ocfs2_cluster_config() {
     let (ok, log) = o2cb(&bad, "ocfs2");
     assert!(!ok, "{log}");
 }
+
+#[test]
+fn openssl_accepts_the_derived_dundi_keys_and_both_nodes_share_them() {
+    let tool = require_tool("openssl", "openssl");
+    let out = render_all(&profile("loadbalanced"));
+    let dir = |n: &str| out.path().join(n).join("var/lib/asterisk/keys");
+    let key = dir("cl01").join("pbx-cluster-dundi.key");
+    let (ok, log) = judge(
+        Command::new(&tool)
+            .args(["rsa", "-check", "-noout", "-in"])
+            .arg(&key),
+    );
+    assert!(ok && log.contains("RSA key ok"), "{log}");
+    let o = Command::new(&tool)
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&o.stdout),
+        std::fs::read_to_string(dir("cl01").join("pbx-cluster-dundi.pub")).unwrap(),
+        "the .pub is the key's public half"
+    );
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        std::fs::read(dir("cl02").join("pbx-cluster-dundi.key")).unwrap(),
+        "one pair for both peers"
+    );
+    // A broken key is refused, so the judge can fail.
+    let bad = out.path().join("bad.key");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&key).unwrap().replacen('A', "B", 3),
+    )
+    .unwrap();
+    let (ok, _) = judge(
+        Command::new(&tool)
+            .args(["rsa", "-check", "-noout", "-in"])
+            .arg(&bad),
+    );
+    assert!(!ok);
+}

@@ -363,7 +363,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
         ocfs2_cluster: lb.ocfs2_cluster.clone(),
         ocfs2_port: lb.ocfs2_port,
         dundi_context: lb.dundi_context.clone(),
-        dundi_key: "pbx-cluster-dundi".into(),
+        dundi_key: super::DUNDI_KEY.into(),
     });
 
     Context {

@@ -35,6 +35,33 @@ pub fn drbd_shared_secret(secret: &Secret) -> String {
     hex::encode(derive(secret, "drbd-shared-secret", 16))
 }
 
+/// DUNDi's key pair, shared by both nodes (DUNDi peers authenticate each other
+/// with RSA; astgenkey would make a different pair on each node, and the nodes
+/// have no channel to swap public keys). Derived from the secret: a ChaCha RNG
+/// seeded from it drives the key generation, so both nodes get the same pair.
+/// Returns (private key as PKCS#1 PEM, public key as SubjectPublicKeyInfo PEM),
+/// the forms Asterisk's res_crypto reads from /var/lib/asterisk/keys.
+pub fn dundi_keypair(secret: &Secret) -> (String, String) {
+    use rand_chacha::rand_core::SeedableRng;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
+    let seed: [u8; 32] = derive(secret, "dundi-rsa-seed", 32)
+        .try_into()
+        .expect("32 bytes");
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed(seed);
+    // 1024 bits: what astgenkey makes and every Asterisk reads.
+    let key = rsa::RsaPrivateKey::new(&mut rng, 1024).expect("RSA key generation");
+    let private = key
+        .to_pkcs1_pem(LineEnding::LF)
+        .expect("PEM encoding")
+        .to_string();
+    let public = key
+        .to_public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .expect("PEM encoding");
+    (private, public)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
