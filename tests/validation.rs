@@ -466,3 +466,22 @@ fn all_problems_are_reported_at_once() {
         "{out}"
     );
 }
+
+#[test]
+fn mysql_is_mariadb_on_debian() {
+    let ubuntu = profile::parse(&base(), Path::new("p.toml"), Path::new("/"))
+        .unwrap()
+        .model;
+    assert_eq!(ubuntu.services, ["mysql", "postfix", "asterisk", "apache2"]);
+    let debian = profile::parse(
+        &base().replace("distro = \"ubuntu-24.04\"", "distro = \"debian-12\""),
+        Path::new("p.toml"),
+        Path::new("/"),
+    )
+    .unwrap()
+    .model;
+    assert_eq!(
+        debian.services,
+        ["mariadb", "postfix", "asterisk", "apache2"]
+    );
+}

@@ -294,7 +294,7 @@ pub struct Model {
     pub membership: Membership,
     pub auth: Auth,
     pub storage: Storage,
-    /// The resource group's services in start order.
+    /// The resource group's services in start order, as the distro's unit names.
     pub services: Vec<String>,
     pub fencing: Fencing,
     pub load_balancing: Option<LoadBalancing>,

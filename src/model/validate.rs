@@ -277,7 +277,21 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
         membership: membership?,
         auth: auth?,
         storage: storage?,
-        services: services?,
+        // Units as the distro names them: Debian's MySQL is MariaDB, whose unit and
+        // init script are `mariadb` (`mysql` is only an alias, gone once disabled).
+        services: {
+            let debian = !distro?.is_ubuntu();
+            services?
+                .into_iter()
+                .map(|svc| {
+                    if debian && svc == "mysql" {
+                        "mariadb".to_string()
+                    } else {
+                        svc
+                    }
+                })
+                .collect()
+        },
         fencing: fencing?,
         load_balancing: load_balancing?,
         pbx: pbx?,
