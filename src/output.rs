@@ -1,24 +1,38 @@
-//! One reporter for progress: indicatif on a terminal, plain lines otherwise,
-//! nothing with --quiet; every line also goes to the log file when there is one.
+//! The one reporter for progress: indicatif spinners and bars on a terminal, plain
+//! lines otherwise, nothing with --quiet or in tests; once started, every line also
+//! goes to the log file.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Bars,
+    Lines,
+    Silent,
+}
+
 pub struct Reporter {
-    quiet: bool,
-    tty: bool,
+    mode: Mode,
     log: Mutex<Option<std::fs::File>>,
 }
 
 impl Reporter {
+    /// Bars when stderr is a terminal, lines otherwise, nothing when quiet.
     pub fn new(quiet: bool) -> Self {
+        let mode = if quiet {
+            Mode::Silent
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bars
+        } else {
+            Mode::Lines
+        };
         Reporter {
-            quiet,
-            tty: std::io::stderr().is_terminal(),
+            mode,
             log: Mutex::new(None),
         }
     }
@@ -26,8 +40,7 @@ impl Reporter {
     /// Silent: for tests and library use.
     pub fn silent() -> Self {
         Reporter {
-            quiet: true,
-            tty: false,
+            mode: Mode::Silent,
             log: Mutex::new(None),
         }
     }
@@ -60,71 +73,119 @@ impl Reporter {
 
     pub fn line(&self, line: &str) {
         self.log_line(line);
-        if !self.quiet {
+        if self.mode != Mode::Silent {
             eprintln!("{line}");
         }
     }
 
-    /// A step in progress: a spinner on a terminal, a plain line otherwise.
-    pub fn step(&self, what: &str) -> Step<'_> {
-        self.log_line(&format!("start: {what}"));
-        let bar = if self.quiet || !self.tty {
-            if !self.quiet {
-                eprintln!("- {what}");
+    fn start(&self, label: &str, bar: impl FnOnce() -> ProgressBar) -> Step<'_> {
+        self.log_line(&format!("start: {label}"));
+        let bar = match self.mode {
+            Mode::Bars => Some(bar()),
+            Mode::Lines => {
+                eprintln!("- {label}");
+                None
             }
-            ProgressBar::hidden()
-        } else {
-            let b = ProgressBar::new_spinner();
-            b.set_style(
-                ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
-            );
-            b.set_message(what.to_string());
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
+            Mode::Silent => None,
         };
         Step {
             bar,
-            what: what.to_string(),
+            label: label.to_string(),
+            started: Instant::now(),
             reporter: self,
         }
     }
 
-    /// A percentage bar (e.g. DRBD's initial sync).
-    pub fn percent(&self, what: &str) -> ProgressBar {
-        self.log_line(&format!("start: {what}"));
-        if self.quiet || !self.tty {
-            return ProgressBar::hidden();
-        }
-        let b = ProgressBar::new(1000);
-        b.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {percent}% {elapsed}")
+    /// A step of unknown length: a spinner.
+    pub fn step(&self, label: &str) -> Step<'_> {
+        self.start(label, || {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+            );
+            b.set_message(label.to_string());
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        })
+    }
+
+    /// A step measured in per mille (e.g. DRBD's initial sync): `advance_to`.
+    pub fn permille(&self, label: &str) -> Step<'_> {
+        self.start(label, || {
+            let b = ProgressBar::new(1000);
+            b.set_style(
+                ProgressStyle::with_template("{msg} [{bar:40}] {percent}% {elapsed}")
+                    .expect("valid template"),
+            );
+            b.set_message(label.to_string());
+            b
+        })
+    }
+
+    /// A download of `total` bytes: `advance` by what arrived.
+    pub fn bytes(&self, label: &str, total: u64) -> Step<'_> {
+        self.start(label, || {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
                 .expect("valid template"),
-        );
-        b.set_message(what.to_string());
-        b
+            );
+            b.set_message(label.to_string());
+            b
+        })
     }
 }
 
+/// One running step; finishing it says how long it took.
 pub struct Step<'a> {
-    bar: ProgressBar,
-    what: String,
+    bar: Option<ProgressBar>,
+    label: String,
+    started: Instant,
     reporter: &'a Reporter,
 }
 
 impl Step<'_> {
-    pub fn done(self) {
-        self.bar.finish_and_clear();
-        self.reporter.log_line(&format!("done: {}", self.what));
-        if !self.reporter.quiet && self.reporter.tty {
-            eprintln!("✓ {}", self.what);
+    pub fn advance(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
         }
     }
 
-    pub fn failed(self) {
-        self.bar.finish_and_clear();
-        self.reporter.log_line(&format!("failed: {}", self.what));
-        if !self.reporter.quiet && self.reporter.tty {
-            eprintln!("✗ {}", self.what);
+    pub fn advance_to(&self, pos: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(pos);
+        }
+    }
+
+    pub fn done(self) -> Duration {
+        self.finish("done")
+    }
+
+    pub fn failed(self) -> Duration {
+        self.finish("failed")
+    }
+
+    fn finish(self, how: &str) -> Duration {
+        let took = self.started.elapsed();
+        let line = format!("{how}: {} ({:.1}s)", self.label, took.as_secs_f64());
+        self.reporter.log_line(&line);
+        match (self.reporter.mode, &self.bar) {
+            (Mode::Bars, Some(b)) => b.finish_with_message(line),
+            (Mode::Lines, _) => eprintln!("  {line}"),
+            _ => {}
+        }
+        took
+    }
+}
+
+impl Drop for Step<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.abandon();
+            }
         }
     }
 }

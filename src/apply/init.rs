@@ -240,7 +240,7 @@ impl Init<'_> {
 
     fn wait_sync(&self) -> Result<()> {
         let res = &self.model.storage.resource;
-        let bar = self.applier.reporter.percent("initial DRBD sync");
+        let bar = self.applier.reporter.permille("initial DRBD sync");
         let proc_drbd = self.applier.root.join("proc/drbd");
         let r = wait_until(
             &format!("DRBD resource {res} to be UpToDate on both nodes"),
@@ -252,13 +252,13 @@ impl Init<'_> {
                     .as_deref()
                     .and_then(sync_percent)
                 {
-                    bar.set_position((p * 10.0) as u64);
+                    bar.advance_to((p * 10.0) as u64);
                 }
                 out(self.runner, Cmd::new("drbdadm").args(["dstate", res]))
                     .map(|(ok, s)| (ok && s == "UpToDate/UpToDate", s))
             },
         );
-        bar.finish_and_clear();
+        bar.done();
         r
     }
 

@@ -58,7 +58,9 @@ impl<'a> Applier<'a> {
         for step in &plan.steps {
             let progress = self.reporter.step(&step.summary);
             match self.apply_step(step, &mut out) {
-                Ok(()) => progress.done(),
+                Ok(()) => {
+                    progress.done();
+                }
                 Err(e) => {
                     progress.failed();
                     return Err(Error::Step {

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use crate::cli::{ImageBuildArgs, ImageCommand};
 use crate::error::{Error, Result};
 use crate::exec::LocalRunner;
-use crate::image::{self, BuildRequest, ImageOptions, Outcome, plan, progress::Progress};
+use crate::image::{self, BuildRequest, ImageOptions, Outcome, plan};
+use crate::output::Reporter;
 use crate::profile;
 
 pub fn run(cmd: &ImageCommand, quiet: bool) -> Result<ExitCode> {
@@ -89,13 +90,13 @@ fn build(args: &ImageBuildArgs, quiet: bool) -> Result<ExitCode> {
         cache: args.cache_dir.clone(),
         force: args.force,
     };
-    let progress = Progress::for_terminal(quiet);
+    let progress = Reporter::new(quiet);
     let outcome = image::build(&req, &LocalRunner, &progress)?;
     let m = match &outcome {
         Outcome::Built(m) | Outcome::UpToDate(m) => m,
     };
     if let Outcome::Built(m) = &outcome {
-        progress.note(&format!(
+        progress.line(&format!(
             "built in {:.1}s: disk {} MiB on disk ({} MiB virtual), {} packages",
             m.build_seconds,
             m.disk.bytes / (1024 * 1024),

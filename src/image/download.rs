@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::manifest::sha256_file;
-use super::progress::Progress;
+use crate::output::Reporter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
@@ -90,7 +90,7 @@ pub fn fetch_verified(
     url: &str,
     sums_url: &str,
     cache: &Path,
-    progress: &Progress,
+    progress: &Reporter,
 ) -> Result<PathBuf, DownloadError> {
     let io = |what, path: &Path| {
         let path = path.to_path_buf();
@@ -117,13 +117,13 @@ pub fn fetch_verified(
     std::fs::create_dir_all(cache).map_err(io("cannot create the cache", cache))?;
     let dest = cache.join(name);
     if dest.exists() && sha256_file(&dest).map_err(io("cannot read", &dest))? == expected {
-        progress.note(&format!("{name}: cached copy verified"));
+        progress.line(&format!("{name}: cached copy verified"));
         return Ok(dest);
     }
     let part = cache.join(format!(".{name}.part"));
     let mut resp = get(&client, url)?;
     let step = progress.bytes(
-        format!("download {name}"),
+        &format!("download {name}"),
         resp.content_length().unwrap_or(0),
     );
     let mut out = std::fs::File::create(&part).map_err(io("cannot create", &part))?;
@@ -152,7 +152,7 @@ pub fn fetch_verified(
         });
     }
     std::fs::rename(&part, &dest).map_err(io("cannot rename into", &dest))?;
-    step.finish();
+    step.done();
     Ok(dest)
 }
 
@@ -241,7 +241,7 @@ mod tests {
             &url,
             &default_sums_url(&url),
             cache.path(),
-            &Progress::silent(),
+            &Reporter::silent(),
         )
         .unwrap();
         assert_eq!(std::fs::read(&got).unwrap(), body);
@@ -251,7 +251,7 @@ mod tests {
             &url,
             &default_sums_url(&url),
             cache.path(),
-            &Progress::silent(),
+            &Reporter::silent(),
         )
         .unwrap();
         assert_eq!(again, got);
@@ -273,7 +273,7 @@ mod tests {
             &url,
             &default_sums_url(&url),
             cache.path(),
-            &Progress::silent(),
+            &Reporter::silent(),
         )
         .unwrap_err();
         assert!(matches!(err, DownloadError::Mismatch { .. }), "{err}");
@@ -289,7 +289,7 @@ mod tests {
             &url,
             &default_sums_url(&url),
             cache.path(),
-            &Progress::silent(),
+            &Reporter::silent(),
         )
         .unwrap_err();
         assert!(matches!(err, DownloadError::NotListed { .. }), "{err}");

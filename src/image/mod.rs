@@ -13,7 +13,6 @@ pub mod download;
 pub mod files;
 pub mod manifest;
 pub mod plan;
-pub mod progress;
 pub mod spec;
 
 use std::os::unix::fs::PermissionsExt;
@@ -23,10 +22,10 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::model::Model;
+use crate::output::Reporter;
 use files::{FileSet, ProfileFiles};
 use manifest::{Artifact, Inputs, Manifest, sha256_file, sha256_hex};
 use plan::WorkPaths;
-use progress::Progress;
 pub use spec::{ImageOptions, ImageSpec};
 
 pub struct BuildRequest<'a> {
@@ -309,7 +308,7 @@ fn tree_bytes(dir: &Path) -> u64 {
 }
 
 /// Builds the image, or finds it up to date.
-pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Result<Outcome> {
+pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Result<Outcome> {
     let started = Instant::now();
     let spec = ImageSpec::resolve(req.model, &req.options)
         .map_err(|e| Error::usage(e.to_string(), e.fix()))?;
@@ -331,7 +330,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
         && let Some(m) = Manifest::read(&manifest_file)
         && m.is_current(&input_sha256, &req.out)
     {
-        progress.note(&format!(
+        progress.line(&format!(
             "{node}: inputs unchanged (sha256 {}), image is up to date",
             &input_sha256[..12]
         ));
@@ -363,7 +362,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
             })?;
     }
 
-    let s = progress.step(format!(
+    let s = progress.step(&format!(
         "[1/3] root filesystem: {} {} with {} packages (mmdebstrap)",
         spec.distro.name(),
         spec.suite,
@@ -372,7 +371,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
     runner
         .run_ok(&plan::mmdebstrap(&spec, &w))
         .map_err(|e| step_err("root filesystem (mmdebstrap)", note, e.into()))?;
-    s.finish();
+    s.done();
 
     let (kernel, initrd, version) =
         find_kernel(&w.root).map_err(|e| step_err("kernel check", note, e))?;
@@ -388,7 +387,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
     let packages = manifest::installed_packages(&status);
     let rootfs_bytes = tree_bytes(&w.root);
 
-    let s = progress.step(format!(
+    let s = progress.step(&format!(
         "[2/3] disk: ext4 root, FAT boot with syslinux, kernel {version}"
     ));
     std::fs::write(&w.syslinux_cfg, files::syslinux_cfg(&spec.kernel_cmdline()))
@@ -403,7 +402,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
             .run_ok(&cmd)
             .map_err(|e| step_err(&step, note, e.into()))?;
     }
-    s.finish();
+    s.done();
 
     let s = progress.step("[3/3] artifacts and manifest");
     let names = [
@@ -461,7 +460,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Re
             Error::io("cannot rename into", &manifest_file, e),
         )
     })?;
-    s.finish();
+    s.done();
     Ok(Outcome::Built(Box::new(manifest)))
 }
 

@@ -380,7 +380,7 @@ impl Fixture {
 fn a_build_runs_mmdebstrap_then_assembles_the_disk_and_writes_the_manifest() {
     let fx = Fixture::new();
     let runner = fake_tools();
-    let outcome = build(&fx.request(), &runner, &Progress::silent()).unwrap();
+    let outcome = build(&fx.request(), &runner, &Reporter::silent()).unwrap();
     let programs: Vec<String> = runner.calls().iter().map(|c| c.program.clone()).collect();
     assert_eq!(
         programs,
@@ -462,10 +462,10 @@ fn a_build_runs_mmdebstrap_then_assembles_the_disk_and_writes_the_manifest() {
 fn unchanged_inputs_skip_the_build_and_a_changed_profile_rebuilds() {
     let fx = Fixture::new();
     let first = fake_tools();
-    build(&fx.request(), &first, &Progress::silent()).unwrap();
+    build(&fx.request(), &first, &Reporter::silent()).unwrap();
 
     let second = fake_tools();
-    let outcome = build(&fx.request(), &second, &Progress::silent()).unwrap();
+    let outcome = build(&fx.request(), &second, &Reporter::silent()).unwrap();
     assert!(matches!(outcome, Outcome::UpToDate(_)), "{outcome:?}");
     assert!(
         second.calls().is_empty(),
@@ -477,7 +477,7 @@ fn unchanged_inputs_skip_the_build_and_a_changed_profile_rebuilds() {
     forced.force = true;
     let third = fake_tools();
     assert!(matches!(
-        build(&forced, &third, &Progress::silent()).unwrap(),
+        build(&forced, &third, &Reporter::silent()).unwrap(),
         Outcome::Built(_)
     ));
 
@@ -488,7 +488,7 @@ fn unchanged_inputs_skip_the_build_and_a_changed_profile_rebuilds() {
     std::fs::write(&profile, text).unwrap();
     let fourth = fake_tools();
     assert!(matches!(
-        build(&fx.request(), &fourth, &Progress::silent()).unwrap(),
+        build(&fx.request(), &fourth, &Reporter::silent()).unwrap(),
         Outcome::Built(_)
     ));
     assert_eq!(fourth.calls()[0].program, "mmdebstrap");
@@ -497,7 +497,7 @@ fn unchanged_inputs_skip_the_build_and_a_changed_profile_rebuilds() {
     std::fs::remove_file(fx.out().join("node1.qcow2")).unwrap();
     let fifth = fake_tools();
     assert!(matches!(
-        build(&fx.request(), &fifth, &Progress::silent()).unwrap(),
+        build(&fx.request(), &fifth, &Reporter::silent()).unwrap(),
         Outcome::Built(_)
     ));
 }
@@ -514,7 +514,7 @@ fn a_failed_step_is_named_and_leaves_nothing_under_the_output_names() {
         let fake = fake_tools();
         runner.respond_with(move |cmd| fake.run(cmd).ok())
     };
-    let err = build(&fx.request(), &runner, &Progress::silent()).unwrap_err();
+    let err = build(&fx.request(), &runner, &Reporter::silent()).unwrap_err();
     let text = crate::error::format(&err);
     assert!(
         text.starts_with("error: disk (mkfs.ext4) failed\n"),
