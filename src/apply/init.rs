@@ -311,7 +311,16 @@ impl Init<'_> {
                 let (_, dstate) = out(self.runner, Cmd::new("drbdadm").args(["dstate", res]))?;
                 let (sip_ok, _) = out(
                     self.runner,
-                    Cmd::new(&self.opts.self_exe).args(["probe", "sip", &vip, "--timeout", "2000"]),
+                    // A live Asterisk may turn an unidentified OPTIONS away: that is an answer.
+                    Cmd::new(&self.opts.self_exe).args([
+                        "probe",
+                        "sip",
+                        &vip,
+                        "--timeout",
+                        "2000",
+                        "--accept",
+                        "2xx,401,403,404,407",
+                    ]),
                 )?;
                 let seen = format!(
                     "cstate {cstate}, dstate {dstate}, SIP on {vip} {}",

@@ -279,7 +279,12 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         steps.push(run(
             Phase::Packages,
             format!("install {}", missing.join(" ")),
+            // A fresh node's package lists may be missing or stale.
             vec![
+                Cmd::new("apt-get")
+                    .args(["update", "-q"])
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .timeout(std::time::Duration::from_secs(600)),
                 Cmd::new("apt-get")
                     .args([
                         "install",
