@@ -542,7 +542,7 @@ fn a_changed_profile_changes_exactly_its_files_and_keeps_the_old_ones() {
     assert_eq!(o.status.code(), Some(3));
     let changed: Vec<String> = text(&o.stderr)
         .lines()
-        .filter(|l| l.contains(" update "))
+        .filter(|l| l.trim_start().starts_with("files") && l.contains(" update "))
         .map(|l| l.trim().to_string())
         .collect();
     assert_eq!(changed.len(), 2, "ha.cf and the manifest: {changed:?}");
