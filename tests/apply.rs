@@ -232,6 +232,8 @@ fn services_leave_the_boot_sequence_before_the_engine_starts() {
             .max()
             .unwrap();
         let md = index(&run.lines, "drbdadm create-md");
+        // Kernel settings written are applied at once (ip_nonlocal_bind for Asterisk).
+        assert!(index(&run.lines, "sysctl -q -p /etc/sysctl.d/60-pbx-cluster.conf") < last_disable);
         assert!(
             install < last_disable && last_disable < md,
             "{profile_name}: {:?}",

@@ -328,3 +328,36 @@ fn rendered_drbdlinks_conf_is_what_the_drbdlinks_agent_reads() {
     let links: Vec<_> = parsed.links.iter().map(|l| l.local.clone()).collect();
     assert_eq!(links, model.storage.links);
 }
+
+#[test]
+fn asterisk_answers_on_the_virtual_ip_and_identifies_the_probe() {
+    let out = render_all(&profile("seed-pacemaker"));
+    let pjsip = std::fs::read_to_string(out.path().join("cl02/etc/asterisk/pjsip.conf")).unwrap();
+    // Bound to the address phones use, so answers come from it.
+    assert!(pjsip.contains("bind = 192.168.178.5:5060"), "{pjsip}");
+    assert!(!pjsip.contains("bind = 0.0.0.0"));
+    let sysctl =
+        std::fs::read_to_string(out.path().join("cl02/etc/sysctl.d/60-pbx-cluster.conf")).unwrap();
+    assert!(sysctl.contains("net.ipv4.ip_nonlocal_bind = 1"));
+    // The health probe's From user has an endpoint without credentials or codecs.
+    let user = pbx_cluster::runtime::sip_probe::PROBE_USER;
+    let section = pjsip
+        .split(&format!("[{user}]\n"))
+        .nth(1)
+        .expect("an endpoint for the probe");
+    let section: Vec<&str> = section.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(
+        section,
+        [
+            "type = endpoint",
+            "context = pbx-cluster-health-only",
+            "disallow = all"
+        ]
+    );
+    let dialplan =
+        std::fs::read_to_string(out.path().join("cl02/etc/asterisk/extensions.conf")).unwrap();
+    assert!(
+        !dialplan.contains("[pbx-cluster-health-only]"),
+        "its context has no extensions"
+    );
+}

@@ -362,6 +362,24 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         ));
     }
 
+    // Kernel settings take effect now, not only at the next boot.
+    let sysctl: Vec<Cmd> = steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::WriteFile { path, .. } if path.starts_with("/etc/sysctl.d/") => {
+                Some(Cmd::new("sysctl").args(["-q", "-p", path]))
+            }
+            _ => None,
+        })
+        .collect();
+    if !sysctl.is_empty() {
+        steps.push(run(
+            Phase::Files,
+            "apply the changed kernel settings",
+            sysctl,
+        ));
+    }
+
     // Services leave the boot sequence before the engine may start them.
     for svc in &files.boot.disable {
         let s = st.services.as_ref().and_then(|m| m.get(svc));

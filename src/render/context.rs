@@ -170,6 +170,8 @@ pub struct ExtensionCtx {
 
 #[derive(Debug, Serialize)]
 pub struct PbxCtx {
+    /// The SIP probe's user, which gets an OPTIONS-only endpoint.
+    pub probe_user: &'static str,
     pub context: String,
     pub sip_port: u16,
     pub extensions: Vec<ExtensionCtx>,
@@ -446,6 +448,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
                 .collect(),
         },
         pbx: PbxCtx {
+            probe_user: crate::runtime::sip_probe::PROBE_USER,
             context: model.pbx.context.clone(),
             sip_port: model.pbx.sip_port,
             extensions: model

@@ -201,6 +201,13 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
         }
     }
     b.render(
+        "sysctl/pbx-cluster.conf.j2",
+        "/etc/sysctl.d/60-pbx-cluster.conf",
+        0o644,
+        "root",
+        false,
+    )?;
+    b.render(
         "asterisk/pjsip.conf.j2",
         "/etc/asterisk/pjsip.conf",
         0o640,
@@ -253,7 +260,7 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
             false,
         );
         b.render(
-            "lb/lvs-sysctl.conf.j2",
+            "sysctl/lvs.conf.j2",
             "/etc/sysctl.d/60-pbx-cluster-lvs.conf",
             0o644,
             "root",

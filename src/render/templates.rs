@@ -65,8 +65,12 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/lb/dundi.conf.j2"),
     ),
     (
-        "lb/lvs-sysctl.conf.j2",
-        include_str!("../../templates/lb/lvs-sysctl.conf.j2"),
+        "sysctl/lvs.conf.j2",
+        include_str!("../../templates/sysctl/lvs.conf.j2"),
+    ),
+    (
+        "sysctl/pbx-cluster.conf.j2",
+        include_str!("../../templates/sysctl/pbx-cluster.conf.j2"),
     ),
 ];
 

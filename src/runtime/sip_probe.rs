@@ -40,6 +40,10 @@ impl fmt::Display for Transport {
 }
 
 /// `HOST`, `HOST:PORT`, `[V6]` or `[V6]:PORT`.
+/// The user part of the probe's From and Contact. The rendered pjsip.conf has an
+/// endpoint of this name, because Asterisk ignores OPTIONS it cannot identify.
+pub const PROBE_USER: &str = "pbx-cluster";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub host: String,
@@ -239,11 +243,11 @@ fn build_request(target: &Target, local: SocketAddr, transport: Transport, ids: 
         "OPTIONS {uri} SIP/2.0\r\n\
          Via: SIP/2.0/{transport} {local_host}:{lport};branch={branch};rport\r\n\
          Max-Forwards: 70\r\n\
-         From: <sip:pbx-cluster@{local_host}>;tag={tag}\r\n\
+         From: <sip:{PROBE_USER}@{local_host}>;tag={tag}\r\n\
          To: <{uri}>\r\n\
          Call-ID: {call_id}@{local_host}\r\n\
          CSeq: {cseq} OPTIONS\r\n\
-         Contact: <sip:pbx-cluster@{local_host}:{lport};transport={lt}>\r\n\
+         Contact: <sip:{PROBE_USER}@{local_host}:{lport};transport={lt}>\r\n\
          Accept: application/sdp\r\n\
          User-Agent: pbx-cluster/{version}\r\n\
          Content-Length: 0\r\n\r\n",
