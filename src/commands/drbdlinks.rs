@@ -36,9 +36,11 @@ pub fn run(args: &DrbdlinksArgs, quiet: bool) -> Result<ExitCode> {
             let (word, code) = match (overall, mounted) {
                 (Overall::Running, true) => ("running", 0),
                 (Overall::Stopped, _) => ("stopped", STATUS_STOPPED),
+                // Leftovers of a crash (the disk is active elsewhere or nowhere):
+                // not running here, and `stop` cleans them up.
                 (Overall::Running, false) => (
-                    "partial (links point into an unmounted mountpoint)",
-                    STATUS_PARTIAL,
+                    "stopped (links point into an unmounted mountpoint)",
+                    STATUS_STOPPED,
                 ),
                 (Overall::Partial, _) => ("partial", STATUS_PARTIAL),
             };

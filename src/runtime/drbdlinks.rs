@@ -459,7 +459,10 @@ impl Drbdlinks {
         if self.overall() == Overall::Stopped {
             return Ok(Vec::new());
         }
-        self.require_mounted()?;
+        // No mount needed: removing our links and renaming the originals back is
+        // safe without it. A node that rebooted after a hard kill has links into
+        // an unmounted mount point; refusing here would make the resource
+        // unstoppable (blocked, or the node fenced) instead of cleaned up.
         self.refuse_conflicts()?;
         let mut done = Vec::new();
         // Reverse order, as a stack: the last linked is the first restored.

@@ -189,18 +189,28 @@ fn start_refuses_when_the_mount_point_is_not_mounted_and_changes_nothing() {
 }
 
 #[test]
-fn stop_refuses_to_change_links_when_not_mounted_but_a_stopped_stop_succeeds() {
+fn after_a_crash_links_into_an_unmounted_share_are_stopped_and_stop_restores() {
     let (node, links) = node();
     node.set_mounted(&[]);
     // Nothing linked: stopping is a no-op and succeeds (OCF: stop of a stopped resource).
     assert_eq!(links.stop().unwrap(), Vec::<String>::new());
     node.set_mounted(&["/mnt/share"]);
-    links.start(&LocalRunner).unwrap();
-    node.set_mounted(&[]);
     let before = node.snapshot();
-    let err = links.stop().unwrap_err();
-    assert!(matches!(err, DrbdlinksError::NotMounted { .. }), "{err}");
-    assert_eq!(node.snapshot(), before);
+    links.start(&LocalRunner).unwrap();
+    // The node dies and reboots: its links now point into an unmounted share.
+    node.set_mounted(&[]);
+    let out = cli(&node, &["status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "not running here: {}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).starts_with("stopped"));
+    // The engine's stop cleans up without the mount.
+    assert!(!links.stop().unwrap().is_empty());
+    assert_eq!(node.snapshot(), before, "originals back in place");
+    assert_eq!(links.overall(), Overall::Stopped);
 }
 
 #[test]
