@@ -30,6 +30,9 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Is the cluster healthy? Exit 0 healthy, 1 degraded, 2 down.
     Status(StatusArgs),
+    /// Appliance disk images of cluster nodes.
+    #[command(subcommand)]
+    Image(Box<ImageCommand>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -117,6 +120,72 @@ pub struct StatusArgs {
     /// This node's name is read from here (for tests).
     #[arg(long, default_value = "/proc/sys/kernel/hostname", hide = true)]
     pub hostname_file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build a bootable qcow2 of one node, with kernel, initrd and a JSON manifest.
+    Build(ImageBuildArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImageBuildArgs {
+    /// The cluster profile (TOML); copied into the image as /etc/pbx-cluster/cluster.toml.
+    pub profile: PathBuf,
+    /// Build the image of this node.
+    #[arg(long)]
+    pub node: String,
+    /// Output folder: NODE.qcow2, NODE.vmlinuz, NODE.initrd.img, NODE.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A local apt repository holding pbx-cluster (from `pbx-cluster repo build`).
+    #[arg(long, conflicts_with = "binary")]
+    pub repo: Option<PathBuf>,
+    /// Without a repository: copy this pbx-cluster binary to /usr/sbin.
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// The node meta-package from --repo, instead of the built-in stack list.
+    #[arg(long)]
+    pub meta_package: Option<String>,
+    /// apt mirror [default: Ubuntu's archive or deb.debian.org, by distro].
+    #[arg(long)]
+    pub mirror: Option<String>,
+    /// apt suite [default: the profile distro's codename].
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// apt components, comma-separated [default: main,universe on Ubuntu, main on Debian].
+    #[arg(long, value_delimiter = ',')]
+    pub components: Vec<String>,
+    /// An extra one-line apt source, e.g. "deb http://deb.debian.org/debian sid main";
+    /// repeatable. Replaces the default (a low-pinned sid source on Debian 12/13).
+    #[arg(long = "extra-source")]
+    pub extra_sources: Vec<String>,
+    /// No extra apt sources at all.
+    #[arg(long, conflicts_with = "extra_sources")]
+    pub no_extra_sources: bool,
+    /// Another package to install; repeatable.
+    #[arg(long = "package")]
+    pub packages: Vec<String>,
+    /// Keeps downloaded .deb files between builds.
+    #[arg(
+        long,
+        default_value = "/var/cache/pbx-cluster/image",
+        env = "PBX_CLUSTER_IMAGE_CACHE"
+    )]
+    pub cache_dir: PathBuf,
+    /// Disk size in MiB (qcow2 stores only what is used).
+    #[arg(long, default_value_t = crate::image::spec::DEFAULT_DISK_MIB)]
+    pub disk_size: u64,
+    /// Test-harness image: a unit that reports boot state and version on the
+    /// serial console, timers masked, and --ssh-key for root.
+    #[arg(long)]
+    pub lab: bool,
+    /// A public key file for root's authorized_keys (with --lab).
+    #[arg(long, requires = "lab")]
+    pub ssh_key: Option<PathBuf>,
+    /// Build even if the manifest says nothing changed.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod error;
 pub mod exec;
 pub mod fsutil;
+pub mod image;
 pub mod model;
 pub mod profile;
 pub mod render;

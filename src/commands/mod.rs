@@ -2,6 +2,7 @@
 
 mod drbdlinks;
 mod haresources2cib;
+mod image;
 mod probe;
 mod render;
 mod status;
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Drbdlinks(args) => drbdlinks::run(&args, cli.quiet),
         Command::Probe(args) => probe::run(&args, cli.quiet),
         Command::Status(args) => status::run(&args),
+        Command::Image(cmd) => image::run(&cmd, cli.quiet),
     }
 }

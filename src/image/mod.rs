@@ -1,0 +1,469 @@
+//! Appliance images: profile x node -> a bootable qcow2, its kernel and initrd, and
+//! a JSON manifest, in one output folder.
+//!
+//! Input: a validated [`Model`], the profile file (copied into the image as
+//! /etc/pbx-cluster/cluster.toml) and image-only [`ImageOptions`].
+//! Output: OUT/NODE.qcow2, OUT/NODE.vmlinuz, OUT/NODE.initrd.img, OUT/NODE.json.
+//! Invariants: nothing is written under those names until the build has
+//! succeeded (the work happens in a hidden folder inside OUT, then each artifact
+//! is renamed, the manifest last); a build whose input sha256 matches the
+//! manifest's, with its artifacts present, is skipped.
+
+pub mod download;
+pub mod files;
+pub mod manifest;
+pub mod plan;
+pub mod progress;
+pub mod spec;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::exec::Runner;
+use crate::model::Model;
+use files::{FileSet, ProfileFiles};
+use manifest::{Artifact, Inputs, Manifest, sha256_file, sha256_hex};
+use plan::WorkPaths;
+use progress::Progress;
+pub use spec::{ImageOptions, ImageSpec};
+
+pub struct BuildRequest<'a> {
+    pub profile_path: &'a Path,
+    pub model: &'a Model,
+    pub options: ImageOptions,
+    pub out: PathBuf,
+    pub cache: PathBuf,
+    /// Build even when the manifest says the inputs have not changed.
+    pub force: bool,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Built(Box<Manifest>),
+    UpToDate(Box<Manifest>),
+}
+
+pub fn manifest_path(out: &Path, node: &str) -> PathBuf {
+    out.join(format!("{node}.json"))
+}
+
+fn step_err(step: &str, note: &str, source: Error) -> Error {
+    Error::Step {
+        step: step.to_string(),
+        note: note.to_string(),
+        source: Box::new(source),
+    }
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
+    let path = path.to_path_buf();
+    move |e| Error::io(what, path, e)
+}
+
+/// The profile and, when it names one, its secret file, as the node will read them.
+fn profile_files(profile_path: &Path) -> Result<ProfileFiles> {
+    let text = std::fs::read(profile_path).map_err(io("cannot read the profile", profile_path))?;
+    let raw: crate::profile::raw::RawProfile = toml::from_slice(&text).map_err(|e| {
+        Error::other(
+            format!("{}: {e}", profile_path.display()),
+            "run `pbx-cluster validate` first",
+        )
+    })?;
+    let secret = match &raw.auth.secret_file {
+        None => None,
+        Some(rel) => {
+            let rel_path = Path::new(rel);
+            let src = if rel_path.is_absolute() {
+                rel_path.to_path_buf()
+            } else {
+                profile_path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(rel_path)
+            };
+            let bytes = std::fs::read(&src).map_err(io("cannot read the secret file", &src))?;
+            // An absolute path lands at the same place inside the image; a relative
+            // one beside the profile (it resolves from the profile's folder).
+            let inside = if rel_path.is_absolute() {
+                format!("../..{rel}")
+            } else {
+                rel.clone()
+            };
+            Some((inside, bytes))
+        }
+    };
+    Ok(ProfileFiles {
+        profile: text,
+        secret,
+    })
+}
+
+/// How a local repository is laid out: flat, or `dists/SUITE` with components.
+pub fn repo_layout(repo: &Path) -> Result<Option<(String, Vec<String>)>> {
+    if ["Packages", "Packages.gz", "Packages.xz"]
+        .iter()
+        .any(|f| repo.join(f).exists())
+    {
+        return Ok(None);
+    }
+    let dists = repo.join("dists");
+    let suites: Vec<_> = std::fs::read_dir(&dists)
+        .map_err(|e| {
+            Error::other(
+                format!("{} is not an apt repository: {e}", repo.display()),
+                "give the folder made by `pbx-cluster repo build` (a Packages file or dists/)",
+            )
+        })?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .collect();
+    let [suite] = suites.as_slice() else {
+        return Err(Error::other(
+            format!("{} holds {} suites", dists.display(), suites.len()),
+            "the image build takes a repository with exactly one suite",
+        ));
+    };
+    let release = std::fs::read_to_string(suite.path().join("Release")).unwrap_or_default();
+    let comps = release
+        .lines()
+        .find_map(|l| l.strip_prefix("Components:"))
+        .map(|c| c.split_whitespace().map(String::from).collect())
+        .unwrap_or_else(|| vec!["main".to_string()]);
+    Ok(Some((
+        suite.file_name().to_string_lossy().into_owned(),
+        comps,
+    )))
+}
+
+/// sha256 over a repository's index files: a new .deb means a new index.
+fn repo_index_sha256(repo: &Path) -> Result<String> {
+    let mut entries = Vec::new();
+    let mut stack = vec![repo.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).map_err(io("cannot read the repository", &dir))? {
+            let e = e.map_err(io("cannot read the repository", &dir))?;
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.starts_with("Packages") || name.ends_with(".deb") || name == "Release" {
+                let rel = path
+                    .strip_prefix(repo)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                entries.push(format!(
+                    "{rel} {}",
+                    sha256_file(&path).map_err(io("cannot read", &path))?
+                ));
+            }
+        }
+    }
+    entries.sort();
+    Ok(sha256_hex(entries.join("\n").as_bytes()))
+}
+
+fn inputs(
+    spec: &ImageSpec,
+    profile: &ProfileFiles,
+    files: &FileSet,
+    setup: &FileSet,
+) -> Result<Inputs> {
+    let source = match &spec.install {
+        spec::Install::Binary(b) => {
+            format!(
+                "binary:{}",
+                sha256_file(b).map_err(io("cannot read the binary", b))?
+            )
+        }
+        spec::Install::Repo(r) => format!("repo:{}", repo_index_sha256(r)?),
+    };
+    let mut all: Vec<(String, String)> = setup
+        .iter()
+        .chain(files.iter())
+        .map(|(p, f)| (format!("{p} {:o}", f.mode), sha256_hex(&f.bytes)))
+        .collect();
+    all.sort();
+    Ok(Inputs {
+        pbx_cluster_version: env!("CARGO_PKG_VERSION").to_string(),
+        node: spec.node.name.clone(),
+        distro: spec.distro.name().to_string(),
+        profile_sha256: sha256_hex(&profile.profile),
+        secret_sha256: profile.secret.as_ref().map(|(_, b)| sha256_hex(b)),
+        mirror: spec.mirror.clone(),
+        suite: spec.suite.clone(),
+        components: spec.components.clone(),
+        extra_sources: spec.extra_sources.clone(),
+        packages: spec.packages.clone(),
+        pbx_cluster_source: source,
+        lab: spec.lab,
+        ssh_key_sha256: spec.ssh_key.as_ref().map(|k| sha256_hex(k.as_bytes())),
+        disk_size_mib: spec.disk_size_mib,
+        files: all,
+    })
+}
+
+/// Writes a file set under `dir` with its modes; folders are 0755 (they become
+/// folders of the image's root: a 0700 staging root would lock out services).
+fn stage(dir: &Path, set: &FileSet) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(io("cannot chmod", dir))?;
+    for (rel, entry) in set {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+            if rel.starts_with("root/.ssh/") {
+                std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))
+                    .map_err(io("cannot chmod", parent))?;
+            }
+        }
+        std::fs::write(&path, &entry.bytes).map_err(io("cannot write", &path))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(entry.mode))
+            .map_err(io("cannot chmod", &path))?;
+    }
+    Ok(())
+}
+
+/// The newest kernel and its initrd in the root's /boot.
+fn find_kernel(root: &Path) -> Result<(PathBuf, PathBuf, String)> {
+    let boot = root.join("boot");
+    let mut versions: Vec<String> = std::fs::read_dir(&boot)
+        .map_err(io("cannot read", &boot))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("vmlinuz-")
+                .map(String::from)
+        })
+        .collect();
+    versions.sort();
+    let Some(v) = versions.pop() else {
+        return Err(Error::other(
+            format!("no kernel in {}", boot.display()),
+            "the kernel package did not install; see mmdebstrap's output above",
+        ));
+    };
+    let initrd = boot.join(format!("initrd.img-{v}"));
+    if !initrd.exists() {
+        return Err(Error::other(
+            format!("kernel {v} has no initrd at {}", initrd.display()),
+            "install initramfs-tools or dracut with the kernel",
+        ));
+    }
+    Ok((boot.join(format!("vmlinuz-{v}")), initrd, v))
+}
+
+/// The cluster needs drbd.ko and ip_vs.ko; a kernel flavour without them is useless.
+pub fn check_modules(root: &Path, version: &str) -> Result<()> {
+    let dirs = [
+        root.join("usr/lib/modules").join(version),
+        root.join("lib/modules").join(version),
+    ];
+    let mut missing = Vec::new();
+    for module in ["drbd", "ip_vs"] {
+        let found = dirs.iter().any(|d| tree_has_module(d, module));
+        if !found {
+            missing.push(format!("{module}.ko"));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::other(
+            format!("kernel {version} lacks {}", missing.join(", ")),
+            "add a kernel flavour that carries them with --package (e.g. linux-image-extra-virtual on Ubuntu)",
+        ))
+    }
+}
+
+fn tree_has_module(dir: &Path, module: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.filter_map(|e| e.ok()).any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() {
+            tree_has_module(&e.path(), module)
+        } else {
+            name == format!("{module}.ko") || name.starts_with(&format!("{module}.ko."))
+        }
+    })
+}
+
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Builds the image, or finds it up to date.
+pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Progress) -> Result<Outcome> {
+    let started = Instant::now();
+    let spec = ImageSpec::resolve(req.model, &req.options)
+        .map_err(|e| Error::usage(e.to_string(), e.fix()))?;
+    let node = spec.node.name.clone();
+    let profile = profile_files(req.profile_path)?;
+    let files = files::render(&spec, &profile);
+    let repo_line = match &spec.install {
+        spec::Install::Repo(r) => Some(match repo_layout(r)? {
+            None => plan::repo_source_line(None),
+            Some((suite, comps)) => plan::repo_source_line(Some((&suite, &comps))),
+        }),
+        spec::Install::Binary(_) => None,
+    };
+    let setup = files::setup(&spec, repo_line.as_deref());
+    let inputs = inputs(&spec, &profile, &files, &setup)?;
+    let input_sha256 = inputs.sha256();
+    let manifest_file = manifest_path(&req.out, &node);
+    if !req.force
+        && let Some(m) = Manifest::read(&manifest_file)
+        && m.is_current(&input_sha256, &req.out)
+    {
+        progress.note(&format!(
+            "{node}: inputs unchanged (sha256 {}), image is up to date",
+            &input_sha256[..12]
+        ));
+        return Ok(Outcome::UpToDate(Box::new(m)));
+    }
+
+    std::fs::create_dir_all(&req.out).map_err(io("cannot create the output folder", &req.out))?;
+    std::fs::create_dir_all(&req.cache).map_err(io("cannot create the cache", &req.cache))?;
+    let work = tempfile::Builder::new()
+        .prefix(&format!(".{node}.build-"))
+        .tempdir_in(&req.out)
+        .map_err(io("cannot create a work folder in", &req.out))?;
+    let w = WorkPaths::new(work.path(), &req.cache, &node);
+    let note = "nothing was written under the output names; the partial work folder is removed";
+
+    stage(&w.setup, &setup).map_err(|e| step_err("stage files", note, e))?;
+    stage(&w.files, &files).map_err(|e| step_err("stage files", note, e))?;
+    if let spec::Install::Binary(b) = &spec.install {
+        let dest = w.files.join("usr/sbin/pbx-cluster");
+        std::fs::create_dir_all(dest.parent().expect("has parent"))
+            .and_then(|_| std::fs::copy(b, &dest))
+            .and_then(|_| std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| {
+                step_err(
+                    "stage files",
+                    note,
+                    Error::io("cannot copy the binary", b, e),
+                )
+            })?;
+    }
+
+    let s = progress.step(format!(
+        "[1/3] root filesystem: {} {} with {} packages (mmdebstrap)",
+        spec.distro.name(),
+        spec.suite,
+        spec.packages.len()
+    ));
+    runner
+        .run_ok(&plan::mmdebstrap(&spec, &w))
+        .map_err(|e| step_err("root filesystem (mmdebstrap)", note, e.into()))?;
+    s.finish();
+
+    let (kernel, initrd, version) =
+        find_kernel(&w.root).map_err(|e| step_err("kernel check", note, e))?;
+    check_modules(&w.root, &version).map_err(|e| step_err("kernel check", note, e))?;
+    let status_path = w.root.join("var/lib/dpkg/status");
+    let status = std::fs::read_to_string(&status_path).map_err(|e| {
+        step_err(
+            "package list",
+            note,
+            Error::io("cannot read", &status_path, e),
+        )
+    })?;
+    let packages = manifest::installed_packages(&status);
+    let rootfs_bytes = tree_bytes(&w.root);
+
+    let s = progress.step(format!(
+        "[2/3] disk: ext4 root, FAT boot with syslinux, kernel {version}"
+    ));
+    std::fs::write(&w.syslinux_cfg, files::syslinux_cfg(&spec.kernel_cmdline()))
+        .map_err(|e| step_err("disk", note, Error::io("cannot write", &w.syslinux_cfg, e)))?;
+    let disk_bytes = spec.disk_size_mib * 1024 * 1024;
+    std::fs::File::create(&w.disk_raw)
+        .and_then(|f| f.set_len(disk_bytes))
+        .map_err(|e| step_err("disk", note, Error::io("cannot create", &w.disk_raw, e)))?;
+    for cmd in plan::disk(&spec, &w, &kernel, &initrd) {
+        let step = format!("disk ({})", cmd.program);
+        runner
+            .run_ok(&cmd)
+            .map_err(|e| step_err(&step, note, e.into()))?;
+    }
+    s.finish();
+
+    let s = progress.step("[3/3] artifacts and manifest");
+    let names = [
+        (w.qcow2.clone(), format!("{node}.qcow2")),
+        (kernel.clone(), format!("{node}.vmlinuz")),
+        (initrd.clone(), format!("{node}.initrd.img")),
+    ];
+    let mut artifacts = Vec::new();
+    for (src, name) in &names {
+        // Kernel and initrd are copied next to the qcow2 first: rename needs one filesystem.
+        let staged = work.path().join(format!("out-{name}"));
+        std::fs::copy(src, &staged)
+            .map_err(|e| step_err("artifacts", note, Error::io("cannot copy", src, e)))?;
+        let bytes = std::fs::metadata(&staged).map(|m| m.len()).unwrap_or(0);
+        artifacts.push((staged, name.clone(), bytes));
+    }
+    let art = |i: usize| Artifact {
+        file: artifacts[i].1.clone(),
+        bytes: artifacts[i].2,
+    };
+    let manifest = Manifest {
+        input_sha256,
+        inputs,
+        built_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        build_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        kernel_cmdline: spec.kernel_cmdline(),
+        disk: art(0),
+        disk_virtual_bytes: disk_bytes,
+        kernel: art(1),
+        initrd: art(2),
+        rootfs_bytes,
+        packages,
+    };
+    let staged_manifest = work.path().join("out-manifest.json");
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    std::fs::write(&staged_manifest, json).map_err(|e| {
+        step_err(
+            "artifacts",
+            note,
+            Error::io("cannot write", &staged_manifest, e),
+        )
+    })?;
+    // The old manifest goes first: from here until the new one lands, no manifest
+    // claims the artifacts, so an interrupted swap is rebuilt, never trusted.
+    let _ = std::fs::remove_file(&manifest_file);
+    for (staged, name, _) in &artifacts {
+        let dest = req.out.join(name);
+        std::fs::rename(staged, &dest)
+            .map_err(|e| step_err("artifacts", "", Error::io("cannot rename into", &dest, e)))?;
+    }
+    std::fs::rename(&staged_manifest, &manifest_file).map_err(|e| {
+        step_err(
+            "artifacts",
+            "",
+            Error::io("cannot rename into", &manifest_file, e),
+        )
+    })?;
+    s.finish();
+    Ok(Outcome::Built(Box::new(manifest)))
+}
+
+#[cfg(test)]
+mod tests;
