@@ -114,7 +114,13 @@ impl Pair {
         what: &str,
         cond: impl FnMut() -> Result<bool, Error>,
     ) -> Result<Duration, Error> {
-        crate::wait_until(timeout, Duration::from_millis(1000), what, &|| self.diag(), cond)
+        crate::wait_until(
+            timeout,
+            Duration::from_millis(1000),
+            what,
+            &|| self.diag(),
+            cond,
+        )
     }
 
     pub fn sh(&self, i: usize, script: &str) -> pbx_cluster::exec::Output {
@@ -203,14 +209,20 @@ impl Pair {
         self.boot(1)?;
         self.wait_ssh(0, Duration::from_secs(300))?;
         self.wait_ssh(1, Duration::from_secs(120))?;
-        let has_init = self.sh(0, "pbx-cluster init --help >/dev/null 2>&1").success();
+        let has_init = self
+            .sh(0, "pbx-cluster init --help >/dev/null 2>&1")
+            .success();
         let formation = if has_init {
-            self.wait(Duration::from_secs(600), "first-boot init done on both nodes", || {
-                Ok((0..2).all(|i| {
-                    self.sh(i, "test -e /var/lib/pbx-cluster/firstboot.done")
-                        .success()
-                }))
-            })?;
+            self.wait(
+                Duration::from_secs(600),
+                "first-boot init done on both nodes",
+                || {
+                    Ok((0..2).all(|i| {
+                        self.sh(i, "test -e /var/lib/pbx-cluster/firstboot.done")
+                            .success()
+                    }))
+                },
+            )?;
             Formation::FirstBootInit
         } else {
             self.stand_in_init()?;
@@ -227,10 +239,17 @@ impl Pair {
         eprintln!("vm-tests: pbx-cluster init is not in this build: running the harness stand-in");
         for i in 0..2 {
             let a = self.addr(i);
-            self.ssh.put(&a, "/usr/local/sbin/lab-init", LAB_INIT.as_bytes(), 0o755)?;
-            self.ssh.put(&a, "/tmp/lab-agents/ocf-drbdlinks", OCF_DRBDLINKS, 0o755)?;
-            self.ssh.put(&a, "/tmp/lab-agents/hb-drbdlinks", HB_DRBDLINKS, 0o755)?;
-            self.ssh.check(&a, "lab-init files && lab-init drbd", Duration::from_secs(120))?;
+            self.ssh
+                .put(&a, "/usr/local/sbin/lab-init", LAB_INIT.as_bytes(), 0o755)?;
+            self.ssh
+                .put(&a, "/tmp/lab-agents/ocf-drbdlinks", OCF_DRBDLINKS, 0o755)?;
+            self.ssh
+                .put(&a, "/tmp/lab-agents/hb-drbdlinks", HB_DRBDLINKS, 0o755)?;
+            self.ssh.check(
+                &a,
+                "lab-init files && lab-init drbd",
+                Duration::from_secs(120),
+            )?;
         }
         self.wait(Duration::from_secs(120), "DRBD r0 Connected", || {
             Ok(self.drbd(0).contains("cs:Connected"))
@@ -242,12 +261,16 @@ impl Pair {
                 .check(&self.addr(i), "lab-init engine", Duration::from_secs(120))?;
         }
         if self.engine == Engine::Pacemaker {
-            self.wait(Duration::from_secs(180), "pacemaker: both nodes online", || {
-                let out = self.sh(0, "crm_mon -1 2>/dev/null").stdout_str();
-                Ok(out.lines().any(|l| {
-                    l.contains("Online:") && l.contains("node1") && l.contains("node2")
-                }))
-            })?;
+            self.wait(
+                Duration::from_secs(180),
+                "pacemaker: both nodes online",
+                || {
+                    let out = self.sh(0, "crm_mon -1 2>/dev/null").stdout_str();
+                    Ok(out.lines().any(|l| {
+                        l.contains("Online:") && l.contains("node1") && l.contains("node2")
+                    }))
+                },
+            )?;
             self.ssh
                 .check(&self.addr(0), "lab-init cib", Duration::from_secs(60))?;
         }
@@ -268,7 +291,10 @@ impl Pair {
         self.ssh
             .run(
                 &self.addr(i),
-                &format!("journalctl -q -o short-unix --no-pager --since=@{}", since as i64),
+                &format!(
+                    "journalctl -q -o short-unix --no-pager --since=@{}",
+                    since as i64
+                ),
                 Duration::from_secs(60),
             )
             .stdout_str()
@@ -286,8 +312,11 @@ impl Pair {
             .stdout_str();
         let _ = std::fs::create_dir_all(&self.logs);
         let _ = std::fs::write(
-            self.logs
-                .join(format!("{}-{label}-{}.journal", self.engine.name(), self.name(i))),
+            self.logs.join(format!(
+                "{}-{label}-{}.journal",
+                self.engine.name(),
+                self.name(i)
+            )),
             out,
         );
     }

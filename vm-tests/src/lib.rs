@@ -53,7 +53,10 @@ pub fn wait_until(
     mut cond: impl FnMut() -> Result<bool, Error>,
 ) -> Result<Duration, Error> {
     let start = Instant::now();
-    eprintln!("vm-tests: waiting (up to {}s) for: {what}", timeout.as_secs());
+    eprintln!(
+        "vm-tests: waiting (up to {}s) for: {what}",
+        timeout.as_secs()
+    );
     let mut last_err = None;
     loop {
         match cond() {

@@ -55,10 +55,7 @@ fn patterns(services: &[String]) -> Vec<(String, Vec<String>)> {
         ),
         (
             "virtual IP".to_string(),
-            s(&[
-                "Result of start operation for vip",
-                "Adding inet address",
-            ]),
+            s(&["Result of start operation for vip", "Adding inet address"]),
         ),
     ];
     for svc in services {
@@ -164,7 +161,10 @@ mod tests {
         assert_eq!(ms[2].at_s, 12.0);
         assert_eq!(ms[4].at_s, 16.0);
         assert_eq!(ms[6].delta_s, 7.2);
-        assert_eq!(slowest(&ms).map(|m| m.name.as_str()), Some("asterisk started"));
+        assert_eq!(
+            slowest(&ms).map(|m| m.name.as_str()),
+            Some("asterisk started")
+        );
     }
 
     #[test]

@@ -94,7 +94,10 @@ pub fn on_cleanup(argv: &[&str]) {
 pub fn cleanup() {
     let (groups, teardown) = {
         let mut r = registry();
-        (std::mem::take(&mut r.groups), std::mem::take(&mut r.teardown))
+        (
+            std::mem::take(&mut r.groups),
+            std::mem::take(&mut r.teardown),
+        )
     };
     for g in &groups {
         kill_group(*g);
@@ -149,11 +152,20 @@ mod tests {
             .expect("read pid");
         let grandchild: i32 = line.trim().parse().expect("pid");
         drop(g);
-        // The grandchild was in the group: it is gone (or a zombie of init, not ours).
-        let alive = unsafe { libc::kill(grandchild, 0) } == 0
-            && std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
-                .map(|s| !s.contains(") Z "))
-                .unwrap_or(false);
+        // SIGKILL is delivered at once but the exit is asynchronous: poll (bounded).
+        let gone = |pid: i32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true)
+        };
+        let mut alive = true;
+        for _ in 0..100 {
+            if gone(grandchild) {
+                alive = false;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         assert!(!alive, "grandchild {grandchild} survived its group");
     }
 }

@@ -215,8 +215,14 @@ pub fn markdown(r: &Report) -> String {
         )),
         None => md.push_str("\nBaseline ratio: not available (scenario 8 or the heartbeat hard kill did not produce failover times).\n"),
     }
-    md.push_str("\n## Where the time went (seconds from the kill; + seconds since the previous step)\n");
-    for s in r.scenarios.iter().filter(|s| s.trials.iter().any(|t| !t.phases.is_empty())) {
+    md.push_str(
+        "\n## Where the time went (seconds from the kill; + seconds since the previous step)\n",
+    );
+    for s in r
+        .scenarios
+        .iter()
+        .filter(|s| s.trials.iter().any(|t| !t.phases.is_empty()))
+    {
         md.push_str(&format!("\n### {} {} ({})\n\n", s.id, s.name, s.engine));
         for (i, t) in s.trials.iter().enumerate() {
             let parts: Vec<String> = t
@@ -344,8 +350,14 @@ mod tests {
     #[test]
     fn markdown_has_the_failover_table_the_ratio_and_the_slowest_phase() {
         let md = markdown(&report());
-        assert!(md.contains("| 2 hard kill | heartbeat | 3 | 36.0 | 37.0 | 38.0 | 36.0, 38.0, 37.0 |"), "{md}");
-        assert!(md.contains("median 45.0 s vs 37.0 s with the lab timing: ratio 1.22"), "{md}");
+        assert!(
+            md.contains("| 2 hard kill | heartbeat | 3 | 36.0 | 37.0 | 38.0 | 36.0, 38.0, 37.0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("median 45.0 s vs 37.0 s with the lab timing: ratio 1.22"),
+            "{md}"
+        );
         assert!(md.contains("slowest: asterisk started (+21.1)"));
         assert!(md.contains("- [x] 2 hard kill (heartbeat): data - counter 41 == 41"));
     }
@@ -354,7 +366,15 @@ mod tests {
     fn json_has_the_fields_scripts_read() {
         let v: serde_json::Value = serde_json::to_value(report()).unwrap();
         let s = &v["scenarios"][0];
-        for k in ["name", "engine", "passed", "trials", "failover_seconds", "notes", "status"] {
+        for k in [
+            "name",
+            "engine",
+            "passed",
+            "trials",
+            "failover_seconds",
+            "notes",
+            "status",
+        ] {
             assert!(!s[k].is_null(), "{k} missing");
         }
         assert_eq!(s["status"], "pass");

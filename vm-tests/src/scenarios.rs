@@ -20,7 +20,7 @@ use crate::vm::Accel;
 
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 const FAILOVER_LIMIT: Duration = Duration::from_secs(240);
-const REJOIN_LIMIT: Duration = Duration::from_secs(600);
+const REJOIN_LIMIT: Duration = Duration::from_secs(420);
 
 pub fn run_all(args: &Args) -> Result<Report, Error> {
     let started = Instant::now();
@@ -41,12 +41,22 @@ pub fn run_all(args: &Args) -> Result<Report, Error> {
         let images = ensure_images(args, &work, engine, &key)?;
         let accel = *accel.get_or_insert_with(|| detect_accel(args.accel, &images));
         report.accel = format!("{accel:?}").to_lowercase();
-        let result = run_engine(args, engine, &images, &work, &key, accel, &logs, &mut report);
+        let result = run_engine(
+            args,
+            engine,
+            &images,
+            &work,
+            &key,
+            accel,
+            &logs,
+            &mut report,
+        );
         if let Err(e) = result {
             eprintln!("vm-tests: {} run stopped: {e}", engine.name());
             let mut s = Scenario::new(0, "engine run", engine.name());
             s.status = Status::Fail;
-            s.notes.push(format!("stopped: {}", first_lines(&e.to_string(), 40)));
+            s.notes
+                .push(format!("stopped: {}", first_lines(&e.to_string(), 40)));
             s.finish();
             report.scenarios.push(s);
         }
@@ -146,7 +156,10 @@ fn ensure_images(args: &Args, work: &Path, engine: Engine, key: &Path) -> Result
     let out = work.join("images").join(engine.name());
     for node in ["node1", "node2"] {
         let t = Instant::now();
-        eprintln!("vm-tests: image {} {node} (built only if its inputs changed)", engine.name());
+        eprintln!(
+            "vm-tests: image {} {node} (built only if its inputs changed)",
+            engine.name()
+        );
         run(Cmd::new(args.binary.display().to_string())
             .args(["--quiet", "image", "build"])
             .arg(profile.display().to_string())
@@ -182,7 +195,14 @@ fn detect_accel(want: AccelArg, images: &Path) -> Accel {
     };
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(["-accel", "kvm", "-cpu", "host", "-smp", "1", "-m", "256"])
-        .args(["-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio"])
+        .args([
+            "-nodefaults",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-serial",
+            "stdio",
+        ])
         .arg("-kernel")
         .arg(images.join("node1.vmlinuz"))
         .args(["-append", "console=ttyS0 panic=-1"])
@@ -259,9 +279,30 @@ fn run_engine(
         for trial in 1..=args.kill_trials() {
             let t = hard_kill(&mut pair, trial, &mut s2, Some(&mut s3))?;
             s2.trials.push(t);
-            let rejoin = rejoin(&mut pair)?;
-            s2.notes.retain(|n| !n.starts_with("rejoin"));
-            s2.notes.push(format!("rejoin (boot + resync + failback) {rejoin:.0} s"));
+            match rejoin(&mut pair) {
+                Ok(secs) => {
+                    s2.notes.retain(|n| !n.starts_with("rejoin"));
+                    s2.notes
+                        .push(format!("rejoin (boot + resync + failback) {secs:.0} s"));
+                }
+                Err(e) => {
+                    // Keep what the trial measured; the pair is not usable any more.
+                    s2.check(
+                        &format!("trial {trial}: killed node rejoins, group fails back"),
+                        false,
+                        first_lines(&e.to_string(), 30),
+                    );
+                    pair.save_journal(0, "rejoin-failed");
+                    pair.save_journal(1, "rejoin-failed");
+                    s2.finish();
+                    s3.finish();
+                    report.scenarios.push(s2);
+                    if args.wants(3) {
+                        report.scenarios.push(s3);
+                    }
+                    return Err(e);
+                }
+            }
         }
         s2.finish();
         s3.finish();
@@ -280,7 +321,9 @@ fn run_engine(
         report.scenarios.push(switchover(&mut pair)?);
     }
     if engine == Engine::Heartbeat && args.wants(8) {
-        report.scenarios.push(baseline(&mut pair, args.kill_trials().min(5))?);
+        report
+            .scenarios
+            .push(baseline(&mut pair, args.kill_trials().min(5))?);
     }
     // Last: it may leave the pair split.
     if args.wants(7) {
@@ -290,20 +333,26 @@ fn run_engine(
 }
 
 fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64, formation: &Formation) {
-    s.notes.push(format!("power-on to healthy cluster {secs:.0} s"));
+    s.notes
+        .push(format!("power-on to healthy cluster {secs:.0} s"));
     s.check(
         "formed by the first-boot pbx-cluster init",
         *formation == Formation::FirstBootInit,
         match formation {
             Formation::FirstBootInit => "firstboot.done on both nodes".to_string(),
-            Formation::StandIn => "pbx-cluster init missing from the build: harness stand-in used".to_string(),
+            Formation::StandIn => {
+                "pbx-cluster init missing from the build: harness stand-in used".to_string()
+            }
         },
     );
     let holders = pair.vip_holders();
     s.check(
         "virtual IP on the preferred node (node1)",
         holders == vec![0],
-        format!("holders: {:?}", holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>()),
+        format!(
+            "holders: {:?}",
+            holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>()
+        ),
     );
     for i in 0..2 {
         let d = pair.drbd(i);
@@ -313,10 +362,17 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64, formation: &Forma
             d,
         );
     }
-    s.check("Asterisk answers SIP OPTIONS on the virtual IP", pair.sip_ok(), SIP_TARGET);
+    s.check(
+        "Asterisk answers SIP OPTIONS on the virtual IP",
+        pair.sip_ok(),
+        SIP_TARGET,
+    );
     for i in 0..2 {
         let out = pair
-            .sh(i, "for u in asterisk drbd; do echo \"$u=$(systemctl is-enabled $u 2>&1)\"; done")
+            .sh(
+                i,
+                "for u in asterisk drbd; do echo \"$u=$(systemctl is-enabled $u 2>&1)\"; done",
+            )
             .stdout_str();
         let ok = !out.lines().any(|l| l.ends_with("=enabled"));
         s.check(
@@ -394,12 +450,27 @@ fn register_phone(pair: &Pair) -> Result<(Group, bool), Error> {
     let contact = format!("{HARNESS_ADDR}:5070");
     let uas = sipp(
         pair,
-        &["-sn", "uas", "-i", HARNESS_ADDR, "-p", "5070", "-m", "1", "-nostdin", "-timeout", "600s"],
+        &[
+            "-sn",
+            "uas",
+            "-i",
+            HARNESS_ADDR,
+            "-p",
+            "5070",
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "600s",
+        ],
         "sipp-uas.log",
     )?;
     let xml = pair.logs.join("register-1001.xml");
-    std::fs::write(&xml, crate::sip::register_xml("1001", "lab-phone-1001", &contact))
-        .map_err(|e| Error::Lab(e.to_string()))?;
+    std::fs::write(
+        &xml,
+        crate::sip::register_xml("1001", "lab-phone-1001", &contact),
+    )
+    .map_err(|e| Error::Lab(e.to_string()))?;
     let mut reg = sipp(
         pair,
         &[
@@ -434,17 +505,14 @@ fn register_phone(pair: &Pair) -> Result<(Group, bool), Error> {
 }
 
 fn observer_mac(pair: &Pair) -> String {
-    run(pair
-        .lab
-        .obs_cmd("ip")
-        .args(["neigh", "show", VIP]))
-    .map(|o| o.stdout_str())
-    .unwrap_or_default()
-    .split_whitespace()
-    .skip_while(|w| *w != "lladdr")
-    .nth(1)
-    .unwrap_or("")
-    .to_string()
+    run(pair.lab.obs_cmd("ip").args(["neigh", "show", VIP]))
+        .map(|o| o.stdout_str())
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn observer_ping(pair: &Pair) -> bool {
@@ -461,19 +529,28 @@ fn hard_kill(
 ) -> Result<Trial, Error> {
     let active = pair.wait_healthy(Duration::from_secs(300), "healthy cluster before the kill")?;
     let survivor = 1 - active;
-    let (from, to) = (pair.name(active).to_string(), pair.name(survivor).to_string());
+    let (from, to) = (
+        pair.name(active).to_string(),
+        pair.name(survivor).to_string(),
+    );
     eprintln!("vm-tests: hard kill trial {trial}: kill -9 {from}'s QEMU, {to} should take over");
     // The observer learns the active node's MAC for the VIP.
     observer_ping(pair);
     let mac_before = observer_mac(pair);
     let (mut uas, registered) = register_phone(pair)?;
-    s2.check(&format!("trial {trial}: phone 1001 registered before the kill"), registered, "sipp REGISTER with digest auth");
+    s2.check(
+        &format!("trial {trial}: phone 1001 registered before the kill"),
+        registered,
+        "sipp REGISTER with digest auth",
+    );
     // Asterisk syncs its astdb (the contacts) in the background: let it.
     std::thread::sleep(Duration::from_secs(3));
     let counter = Counter::start(pair, active)?;
-    pair.wait(Duration::from_secs(60), "counter writer acknowledged 5 fsynced values", || {
-        Ok(counter.last_ack.load(Ordering::SeqCst) >= 5)
-    })?;
+    pair.wait(
+        Duration::from_secs(60),
+        "counter writer acknowledged 5 fsynced values",
+        || Ok(counter.last_ack.load(Ordering::SeqCst) >= 5),
+    )?;
     let offset = pair.clock_offset(survivor).unwrap_or(0.0);
     // The kill: writes are still going on.
     let kill_at = Instant::now();
@@ -482,7 +559,8 @@ fn hard_kill(
     let acked = counter.last_ack.load(Ordering::SeqCst);
     counter.stop.store(true, Ordering::SeqCst);
     drop(counter.group);
-    let failover = crate::sip::first_answer(&pair.lab, SIP_TARGET, kill_at, PROBE_EVERY, FAILOVER_LIMIT)?;
+    let failover =
+        crate::sip::first_answer(&pair.lab, SIP_TARGET, kill_at, PROBE_EVERY, FAILOVER_LIMIT)?;
     eprintln!("vm-tests:   failover: {failover:?} s");
     let mac_after = observer_mac(pair);
     let survivor_mac = pair.vms[survivor].spec.mac_fe.clone();
@@ -492,13 +570,18 @@ fn hard_kill(
         s3.check(
             &format!("trial {trial}: observer's ARP entry moved to the survivor without a flush"),
             ok,
-            format!("before {mac_before}, after {mac_after} (survivor {survivor_mac}), ping {reached}"),
+            format!(
+                "before {mac_before}, after {mac_after} (survivor {survivor_mac}), ping {reached}"
+            ),
         );
     }
     s2.check(
         &format!("trial {trial}: SIP answers on the VIP after the kill"),
         failover.is_some(),
-        failover.map_or(format!("no answer within {}s", FAILOVER_LIMIT.as_secs()), |f| format!("{f:.1} s")),
+        failover.map_or(
+            format!("no answer within {}s", FAILOVER_LIMIT.as_secs()),
+            |f| format!("{f:.1} s"),
+        ),
     );
     let holders = pair.vip_holders();
     s2.check(
@@ -539,13 +622,18 @@ fn hard_kill(
         format!(
             "contacts of 1001 on {to}: {}; sipp UAS {}",
             call.stdout_str().lines().next().unwrap_or("?"),
-            if called { "answered and completed one call" } else { "got no complete call" }
+            if called {
+                "answered and completed one call"
+            } else {
+                "got no complete call"
+            }
         ),
     );
     let guest_kill = kill_epoch + offset;
     let journal = pair.journal(survivor, guest_kill - 5.0);
     let _ = std::fs::write(
-        pair.logs.join(format!("{}-kill{trial}-{to}.journal", pair.engine.name())),
+        pair.logs
+            .join(format!("{}-kill{trial}-{to}.journal", pair.engine.name())),
         &journal,
     );
     let phases = phases::milestones(&journal, guest_kill, &pair.services, failover);
@@ -566,7 +654,8 @@ fn rejoin(pair: &mut Pair) -> Result<f64, Error> {
             pair.boot(i)?;
         }
     }
-    let what = "killed node back: DRBD UpToDate/UpToDate, VIP on node1 (auto_failback), SIP answers";
+    let what =
+        "killed node back: DRBD UpToDate/UpToDate, VIP on node1 (auto_failback), SIP answers";
     let mut holder = None;
     pair.wait(REJOIN_LIMIT, what, || {
         holder = pair.healthy()?;
@@ -577,10 +666,17 @@ fn rejoin(pair: &mut Pair) -> Result<f64, Error> {
 
 fn asterisk_killed(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(4, name_of(4), pair.engine.name());
-    let active = pair.wait_healthy(Duration::from_secs(300), "healthy cluster before killing Asterisk")?;
+    let active = pair.wait_healthy(
+        Duration::from_secs(300),
+        "healthy cluster before killing Asterisk",
+    )?;
     let t = Instant::now();
     let out = pair.sh(active, "systemctl kill -s KILL asterisk.service");
-    s.check("Asterisk killed (SIGKILL)", out.success(), String::from_utf8_lossy(&out.stderr).trim().to_string());
+    s.check(
+        "Asterisk killed (SIGKILL)",
+        out.success(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    );
     // Let the probe see it down first, so the bound measures the recovery.
     std::thread::sleep(Duration::from_secs(2));
     let bound = Duration::from_secs(150);
@@ -590,7 +686,10 @@ fn asterisk_killed(pair: &mut Pair) -> Result<Scenario, Error> {
         &format!("SIP answers again within {} s", bound.as_secs()),
         back.is_some(),
         back.map_or("no answer".into(), |b| {
-            format!("{b:.1} s after the kill; VIP on {:?}", holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>())
+            format!(
+                "{b:.1} s after the kill; VIP on {:?}",
+                holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>()
+            )
         }),
     );
     if pair.engine == Engine::Heartbeat && back.is_none() {
@@ -600,7 +699,10 @@ fn asterisk_killed(pair: &mut Pair) -> Result<Scenario, Error> {
         s.trials.push(Trial {
             failover_s: Some(phases::round2(b)),
             from: pair.name(active).into(),
-            to: holders.first().map(|&i| pair.name(i).to_string()).unwrap_or_default(),
+            to: holders
+                .first()
+                .map(|&i| pair.name(i).to_string())
+                .unwrap_or_default(),
             phases: Vec::new(),
         });
     } else {
@@ -613,10 +715,15 @@ fn asterisk_killed(pair: &mut Pair) -> Result<Scenario, Error> {
 
 fn one_link_cut(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(5, name_of(5), pair.engine.name());
-    let active = pair.wait_healthy(Duration::from_secs(300), "healthy cluster before the link cut")?;
+    let active = pair.wait_healthy(
+        Duration::from_secs(300),
+        "healthy cluster before the link cut",
+    )?;
     let tap = pair.vms[1].spec.tap_hb.clone();
     pair.lab.set_link(&tap, false)?;
-    s.notes.push(format!("cut {tap} (node2's heartbeat NIC; DRBD replicates on that network too) for 30 s"));
+    s.notes.push(format!(
+        "cut {tap} (node2's heartbeat NIC; DRBD replicates on that network too) for 30 s"
+    ));
     let mut moved = false;
     let mut two_primaries = false;
     let t = Instant::now();
@@ -628,27 +735,50 @@ fn one_link_cut(pair: &mut Pair) -> Result<Scenario, Error> {
     }
     let sip_during = pair.sip_ok();
     pair.lab.set_link(&tap, true)?;
-    s.check("no failover while one link is cut", !moved, format!("VIP stayed on {}", pair.name(active)));
+    s.check(
+        "no failover while one link is cut",
+        !moved,
+        format!("VIP stayed on {}", pair.name(active)),
+    );
     s.check("no second primary", !two_primaries, "");
     s.check("SIP answers during the cut", sip_during, "");
-    let r = pair.wait(Duration::from_secs(180), "link restored: DRBD resynced, nothing moved", || {
-        Ok(pair.drbd_healthy(0) && pair.drbd_healthy(1))
-    });
-    s.check("link restored: DRBD Connected UpToDate/UpToDate", r.is_ok(), format!("{:?}", r.as_ref().map(|d| d.as_secs())));
+    let r = pair.wait(
+        Duration::from_secs(180),
+        "link restored: DRBD resynced, nothing moved",
+        || Ok(pair.drbd_healthy(0) && pair.drbd_healthy(1)),
+    );
+    s.check(
+        "link restored: DRBD Connected UpToDate/UpToDate",
+        r.is_ok(),
+        format!("{:?}", r.as_ref().map(|d| d.as_secs())),
+    );
     let h = pair.vip_holders();
-    s.check("after the restore the VIP is still where it was", h == vec![active], format!("{h:?}"));
+    s.check(
+        "after the restore the VIP is still where it was",
+        h == vec![active],
+        format!("{h:?}"),
+    );
     s.finish();
     Ok(s)
 }
 
 fn switchover(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(6, name_of(6), pair.engine.name());
-    let active = pair.wait_healthy(Duration::from_secs(300), "healthy cluster before the switchover")?;
+    let active = pair.wait_healthy(
+        Duration::from_secs(300),
+        "healthy cluster before the switchover",
+    )?;
     let other = 1 - active;
     let (standby, online) = match pair.engine {
         Engine::Pacemaker => (
-            format!("crm_attribute --node {} --name standby --update on", pair.name(active)),
-            format!("crm_attribute --node {} --name standby --update off", pair.name(active)),
+            format!(
+                "crm_attribute --node {} --name standby --update on",
+                pair.name(active)
+            ),
+            format!(
+                "crm_attribute --node {} --name standby --update off",
+                pair.name(active)
+            ),
         ),
         Engine::Heartbeat => (
             "/usr/share/heartbeat/hb_standby all".to_string(),
@@ -657,29 +787,52 @@ fn switchover(pair: &mut Pair) -> Result<Scenario, Error> {
     };
     let t = Instant::now();
     let out = pair.sh(active, &standby);
-    s.check("standby command accepted", out.success(), String::from_utf8_lossy(&out.stderr).trim().to_string());
-    let moved = pair.wait(Duration::from_secs(240), "switchover: VIP on the other node answers SIP", || {
-        Ok(pair.vip_holders() == vec![other] && pair.sip_ok())
-    });
+    s.check(
+        "standby command accepted",
+        out.success(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    );
+    let moved = pair.wait(
+        Duration::from_secs(240),
+        "switchover: VIP on the other node answers SIP",
+        || Ok(pair.vip_holders() == vec![other] && pair.sip_ok()),
+    );
     let sw = t.elapsed().as_secs_f64();
     s.check("switchover completed", moved.is_ok(), format!("{sw:.1} s"));
     let t = Instant::now();
     let out = pair.sh(active, &online);
-    s.check("node back online", out.success(), String::from_utf8_lossy(&out.stderr).trim().to_string());
-    let back = pair.wait(Duration::from_secs(300), "failback: VIP home, DRBD UpToDate/UpToDate", || {
-        Ok(pair.healthy()? == Some(active))
-    });
+    s.check(
+        "node back online",
+        out.success(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    );
+    let back = pair.wait(
+        Duration::from_secs(300),
+        "failback: VIP home, DRBD UpToDate/UpToDate",
+        || Ok(pair.healthy()? == Some(active)),
+    );
     let fb = t.elapsed().as_secs_f64();
-    s.check("failback completed with DRBD in sync", back.is_ok(), format!("{fb:.1} s"));
-    s.notes.push(format!("switchover {sw:.1} s, failback {fb:.1} s"));
+    s.check(
+        "failback completed with DRBD in sync",
+        back.is_ok(),
+        format!("{fb:.1} s"),
+    );
+    s.notes
+        .push(format!("switchover {sw:.1} s, failback {fb:.1} s"));
     s.finish();
     Ok(s)
 }
 
 fn both_links_cut(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(7, name_of(7), pair.engine.name());
-    pair.wait_healthy(Duration::from_secs(300), "healthy cluster before cutting both links")?;
-    let (fe, hb) = (pair.vms[1].spec.tap_fe.clone(), pair.vms[1].spec.tap_hb.clone());
+    pair.wait_healthy(
+        Duration::from_secs(300),
+        "healthy cluster before cutting both links",
+    )?;
+    let (fe, hb) = (
+        pair.vms[1].spec.tap_fe.clone(),
+        pair.vms[1].spec.tap_hb.clone(),
+    );
     pair.lab.set_link(&fe, false)?;
     pair.lab.set_link(&hb, false)?;
     // Node2 is cut off: the harness can only see it over the serial log, so judge
@@ -699,12 +852,18 @@ fn both_links_cut(pair: &mut Pair) -> Result<Scenario, Error> {
 /// Scenario 8: the hard kill again with the seed's timing on the heartbeat engine.
 fn baseline(pair: &mut Pair, trials: u32) -> Result<Scenario, Error> {
     let mut s = Scenario::new(8, name_of(8), pair.engine.name());
-    pair.wait_healthy(Duration::from_secs(300), "healthy cluster before the baseline")?;
+    pair.wait_healthy(
+        Duration::from_secs(300),
+        "healthy cluster before the baseline",
+    )?;
     // Same image, ha.cf timing changed on both nodes; node2 first (no resources).
     let edit = "sed -i -e 's/^keepalive .*/keepalive 1/' -e 's/^warntime .*/warntime 5/' -e 's/^deadtime .*/deadtime 10/' /etc/ha.d/ha.cf";
     for i in [1, 0] {
         pair.check(i, &format!("{edit} && systemctl restart heartbeat"))?;
-        pair.wait_healthy(Duration::from_secs(300), "heartbeat restarted with deadtime 10")?;
+        pair.wait_healthy(
+            Duration::from_secs(300),
+            "heartbeat restarted with deadtime 10",
+        )?;
     }
     s.notes.push("derived from the lab pair by editing ha.cf (deadtime 10, warntime 5, keepalive 1) and restarting heartbeat".into());
     for trial in 1..=trials {

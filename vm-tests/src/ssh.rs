@@ -57,7 +57,12 @@ impl Ssh {
     }
 
     /// Runs and requires exit 0; returns stdout.
-    pub fn check(&self, addr: &str, script: &str, timeout: Duration) -> Result<String, crate::Error> {
+    pub fn check(
+        &self,
+        addr: &str,
+        script: &str,
+        timeout: Duration,
+    ) -> Result<String, crate::Error> {
         let out = self.run(addr, script, timeout);
         if out.success() {
             Ok(out.stdout_str())
@@ -81,7 +86,10 @@ impl Ssh {
             .arg(&script)
             .stdin(bytes.to_vec())
             .timeout(Duration::from_secs(60));
-        LocalRunner.run(&cmd).map(|_| ()).map_err(crate::Error::Exec)
+        LocalRunner
+            .run(&cmd)
+            .map(|_| ())
+            .map_err(crate::Error::Exec)
     }
 }
 

@@ -75,10 +75,7 @@ impl VmSpec {
             "-device".into(),
             format!("virtio-net-pci,netdev=hb,mac={}", self.mac_hb),
             "-chardev".into(),
-            format!(
-                "file,id=ser0,path={},append=on",
-                self.serial_log.display()
-            ),
+            format!("file,id=ser0,path={},append=on", self.serial_log.display()),
             "-serial".into(),
             "chardev:ser0".into(),
             "-device".into(),
