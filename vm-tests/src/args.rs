@@ -1,0 +1,133 @@
+//! Command-line arguments of the harness (`vm-tests/run` passes its own through).
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Pacemaker,
+    Heartbeat,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Pacemaker => "pacemaker",
+            Engine::Heartbeat => "heartbeat",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accel {
+    /// KVM when /dev/kvm exists and a test boot under it works, else TCG.
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "pbx-vm-tests",
+    about = "Boots two pbx-cluster appliance VMs, injects failures, measures failover at the SIP level"
+)]
+pub struct Args {
+    /// Cold start + one hard kill for one engine (pacemaker unless --engine): the CI subset.
+    #[arg(long)]
+    pub quick: bool,
+    /// Only this engine [default: both, or pacemaker with --quick].
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
+    /// Hard-kill trials per engine (and for the baseline).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub trials: u32,
+    /// Where report.json, report.md and the logs go.
+    #[arg(long, default_value = "vm-tests/report")]
+    pub report: PathBuf,
+    /// Scratch: images, overlays, serial logs, keys.
+    #[arg(long, default_value = "/var/tmp/pbx-vm-work")]
+    pub work: PathBuf,
+    /// The pbx-cluster binary that goes into the images.
+    #[arg(long, default_value = "target/release/pbx-cluster")]
+    pub binary: PathBuf,
+    /// The lab profile (pacemaker); the heartbeat profile is derived from it.
+    #[arg(long, default_value = "profiles/lab.toml")]
+    pub profile: PathBuf,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: Accel,
+    /// Run only these scenarios (numbers 1-8 from the issue), comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<u8>,
+}
+
+impl Args {
+    pub fn engines(&self) -> Vec<Engine> {
+        match (self.engine, self.quick) {
+            (Some(e), _) => vec![e],
+            (None, true) => vec![Engine::Pacemaker],
+            (None, false) => vec![Engine::Pacemaker, Engine::Heartbeat],
+        }
+    }
+
+    /// Hard-kill trials: one in the quick subset.
+    pub fn kill_trials(&self) -> u32 {
+        if self.quick { 1 } else { self.trials }
+    }
+
+    /// Whether scenario `n` (1-8) runs.
+    pub fn wants(&self, n: u8) -> bool {
+        if self.quick {
+            return n <= 2;
+        }
+        self.only.is_empty() || self.only.contains(&n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(argv: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("pbx-vm-tests").chain(argv.iter().copied()))
+            .expect("valid arguments")
+    }
+
+    #[test]
+    fn quick_is_one_engine_one_kill_scenarios_one_and_two() {
+        let a = parse(&["--quick"]);
+        assert_eq!(a.engines(), vec![Engine::Pacemaker]);
+        assert_eq!(a.kill_trials(), 1);
+        assert!(a.wants(1) && a.wants(2) && !a.wants(3) && !a.wants(8));
+    }
+
+    #[test]
+    fn quick_with_engine_keeps_the_engine() {
+        let a = parse(&["--quick", "--engine", "heartbeat"]);
+        assert_eq!(a.engines(), vec![Engine::Heartbeat]);
+    }
+
+    #[test]
+    fn full_suite_runs_both_engines_and_all_scenarios() {
+        let a = parse(&["--trials", "7", "--report", "/tmp/r"]);
+        assert_eq!(a.engines(), vec![Engine::Pacemaker, Engine::Heartbeat]);
+        assert_eq!(a.kill_trials(), 7);
+        assert!((1..=8).all(|n| a.wants(n)));
+        assert_eq!(a.report, PathBuf::from("/tmp/r"));
+    }
+
+    #[test]
+    fn only_selects_scenarios() {
+        let a = parse(&["--only", "1,2,5"]);
+        assert!(a.wants(5) && !a.wants(4));
+    }
+
+    #[test]
+    fn zero_trials_and_unknown_engines_are_usage_errors() {
+        let bad = |argv: &[&str]| {
+            Args::try_parse_from(std::iter::once("x").chain(argv.iter().copied())).is_err()
+        };
+        assert!(bad(&["--trials", "0"]));
+        assert!(bad(&["--engine", "keepalived"]));
+    }
+}

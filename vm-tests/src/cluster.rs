@@ -1,0 +1,346 @@
+//! A pair of node VMs in a lab: boot, form the cluster, ask who holds what.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+use crate::args::Engine;
+use crate::lab::Lab;
+use crate::ssh::Ssh;
+use crate::vm::{Accel, Vm, VmSpec};
+
+pub const VIP: &str = "172.30.0.100";
+pub const SIP_TARGET: &str = "172.30.0.100:5060";
+pub const DRBD_DISK_MIB: u64 = 512;
+const SSH_T: Duration = Duration::from_secs(30);
+
+const LAB_INIT: &str = include_str!("../node/lab-init");
+const OCF_DRBDLINKS: &[u8] = include_bytes!("../../packaging/ocf/drbdlinks");
+const HB_DRBDLINKS: &[u8] = include_bytes!("../../packaging/heartbeat/drbdlinks");
+
+/// How the cluster came to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Formation {
+    FirstBootInit,
+    /// `pbx-cluster init` is not in the image's binary: the harness ran its stand-in.
+    StandIn,
+}
+
+pub struct Pair {
+    pub lab: Lab,
+    pub vms: Vec<Vm>,
+    pub ssh: Ssh,
+    pub accel: Accel,
+    pub engine: Engine,
+    pub services: Vec<String>,
+    pub logs: PathBuf,
+}
+
+pub fn specs(images: &Path, work: &Path, engine: Engine) -> Vec<VmSpec> {
+    (1..=2)
+        .map(|i| VmSpec {
+            name: format!("node{i}"),
+            addr: format!("172.30.0.1{i}"),
+            hb_addr: format!("172.31.0.1{i}"),
+            image: images.join(format!("node{i}.qcow2")),
+            overlay: work.join(format!("{}-node{i}.qcow2", engine.name())),
+            drbd_disk: work.join(format!("{}-node{i}-drbd.raw", engine.name())),
+            tap_fe: format!("tfe{i}"),
+            tap_hb: format!("thb{i}"),
+            mac_fe: format!("52:54:00:30:00:1{i}"),
+            mac_hb: format!("52:54:00:31:00:1{i}"),
+            serial_log: work.join(format!("{}-node{i}.serial.log", engine.name())),
+            memory_mib: 1024,
+        })
+        .collect()
+}
+
+impl Pair {
+    pub fn new(
+        specs: Vec<VmSpec>,
+        key: PathBuf,
+        accel: Accel,
+        engine: Engine,
+        logs: PathBuf,
+    ) -> Result<Pair, Error> {
+        let taps: Vec<(String, &str)> = specs
+            .iter()
+            .flat_map(|s| [(s.tap_fe.clone(), "br-fe"), (s.tap_hb.clone(), "br-hb")])
+            .collect();
+        let tap_refs: Vec<(&str, &str)> = taps.iter().map(|(t, b)| (t.as_str(), *b)).collect();
+        let lab = Lab::create(&tap_refs)?;
+        let ssh = Ssh {
+            ns: lab.ns.clone(),
+            key,
+        };
+        Ok(Pair {
+            lab,
+            vms: specs.into_iter().map(Vm::new).collect(),
+            ssh,
+            accel,
+            engine,
+            services: vec!["asterisk".into()],
+            logs,
+        })
+    }
+
+    pub fn name(&self, i: usize) -> &str {
+        &self.vms[i].spec.name
+    }
+
+    pub fn addr(&self, i: usize) -> String {
+        self.vms[i].spec.addr.clone()
+    }
+
+    /// Both serial logs' last lines, for timeouts.
+    pub fn diag(&self) -> String {
+        self.vms
+            .iter()
+            .map(|v| {
+                format!(
+                    "--- {} serial log ({}), last lines:\n{}",
+                    v.spec.name,
+                    v.spec.serial_log.display(),
+                    v.serial_tail(15)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn wait(
+        &self,
+        timeout: Duration,
+        what: &str,
+        cond: impl FnMut() -> Result<bool, Error>,
+    ) -> Result<Duration, Error> {
+        crate::wait_until(
+            timeout,
+            Duration::from_millis(1000),
+            what,
+            &|| self.diag(),
+            cond,
+        )
+    }
+
+    pub fn sh(&self, i: usize, script: &str) -> pbx_cluster::exec::Output {
+        self.ssh.run(&self.addr(i), script, SSH_T)
+    }
+
+    pub fn check(&self, i: usize, script: &str) -> Result<String, Error> {
+        self.ssh.check(&self.addr(i), script, SSH_T)
+    }
+
+    pub fn boot(&mut self, i: usize) -> Result<(), Error> {
+        let ns = self.lab.ns.clone();
+        let accel = self.accel;
+        self.vms[i].start(&ns, accel)
+    }
+
+    pub fn fresh(&mut self) -> Result<(), Error> {
+        for v in &mut self.vms {
+            v.kill();
+            v.spec.fresh_disks(DRBD_DISK_MIB)?;
+        }
+        Ok(())
+    }
+
+    pub fn wait_ssh(&self, i: usize, timeout: Duration) -> Result<Duration, Error> {
+        let what = format!("{} answers ssh", self.name(i));
+        self.wait(timeout, &what, || Ok(self.sh(i, "true").success()))
+    }
+
+    /// Which node has the virtual IP on its frontend NIC (None: nobody; both: error).
+    pub fn vip_holders(&self) -> Vec<usize> {
+        (0..self.vms.len())
+            .filter(|&i| {
+                self.sh(i, &format!("ip -o -4 addr show | grep -qw {VIP}"))
+                    .success()
+            })
+            .collect()
+    }
+
+    /// The DRBD 8.4 state line of r0 ("cs:Connected ro:Primary/Secondary ds:...").
+    pub fn drbd(&self, i: usize) -> String {
+        self.sh(i, "sed -n 's/^ *0: //p' /proc/drbd")
+            .stdout_str()
+            .trim()
+            .to_string()
+    }
+
+    pub fn drbd_healthy(&self, i: usize) -> bool {
+        let s = self.drbd(i);
+        s.contains("cs:Connected") && s.contains("ds:UpToDate/UpToDate")
+    }
+
+    pub fn sip_ok(&self) -> bool {
+        crate::sip::options_once(&self.lab, SIP_TARGET, Duration::from_millis(1000))
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
+    /// Healthy: one VIP holder, it answers SIP, DRBD Connected and UpToDate on both.
+    pub fn healthy(&self) -> Result<Option<usize>, Error> {
+        let h = self.vip_holders();
+        if h.len() == 1 && self.sip_ok() && self.drbd_healthy(0) && self.drbd_healthy(1) {
+            Ok(Some(h[0]))
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn wait_healthy(&self, timeout: Duration, what: &str) -> Result<usize, Error> {
+        let mut holder = None;
+        self.wait(timeout, what, || {
+            holder = self.healthy()?;
+            Ok(holder.is_some())
+        })?;
+        Ok(holder.unwrap_or(0))
+    }
+
+    /// Boots both nodes of a fresh pair and lets them form the cluster: through the
+    /// first-boot `pbx-cluster init` when the image's binary has it, else through
+    /// the harness's stand-in (recorded in the report).
+    pub fn cold_start(&mut self) -> Result<(Formation, f64), Error> {
+        self.fresh()?;
+        let t0 = Instant::now();
+        self.boot(0)?;
+        self.boot(1)?;
+        self.wait_ssh(0, Duration::from_secs(300))?;
+        self.wait_ssh(1, Duration::from_secs(120))?;
+        let has_init = self
+            .sh(0, "pbx-cluster init --help >/dev/null 2>&1")
+            .success();
+        let formation = if has_init {
+            self.wait(
+                Duration::from_secs(600),
+                "first-boot init done on both nodes",
+                || {
+                    Ok((0..2).all(|i| {
+                        self.sh(i, "test -e /var/lib/pbx-cluster/firstboot.done")
+                            .success()
+                    }))
+                },
+            )?;
+            Formation::FirstBootInit
+        } else {
+            self.stand_in_init()?;
+            Formation::StandIn
+        };
+        self.wait_healthy(
+            Duration::from_secs(420),
+            "cluster formed: VIP up, SIP answers, DRBD UpToDate/UpToDate",
+        )?;
+        Ok((formation, t0.elapsed().as_secs_f64()))
+    }
+
+    fn stand_in_init(&self) -> Result<(), Error> {
+        eprintln!("vm-tests: pbx-cluster init is not in this build: running the harness stand-in");
+        for i in 0..2 {
+            let a = self.addr(i);
+            self.ssh
+                .put(&a, "/usr/local/sbin/lab-init", LAB_INIT.as_bytes(), 0o755)?;
+            self.ssh
+                .put(&a, "/tmp/lab-agents/ocf-drbdlinks", OCF_DRBDLINKS, 0o755)?;
+            self.ssh
+                .put(&a, "/tmp/lab-agents/hb-drbdlinks", HB_DRBDLINKS, 0o755)?;
+            self.ssh.check(
+                &a,
+                "lab-init files && lab-init drbd",
+                Duration::from_secs(120),
+            )?;
+        }
+        self.wait(Duration::from_secs(120), "DRBD r0 Connected", || {
+            Ok(self.drbd(0).contains("cs:Connected"))
+        })?;
+        self.ssh
+            .check(&self.addr(0), "lab-init seed", Duration::from_secs(180))?;
+        for i in 0..2 {
+            self.ssh
+                .check(&self.addr(i), "lab-init engine", Duration::from_secs(120))?;
+        }
+        if self.engine == Engine::Pacemaker {
+            self.wait(
+                Duration::from_secs(180),
+                "pacemaker: both nodes online",
+                || {
+                    let out = self.sh(0, "crm_mon -1 2>/dev/null").stdout_str();
+                    Ok(out.lines().any(|l| {
+                        l.contains("Online:") && l.contains("node1") && l.contains("node2")
+                    }))
+                },
+            )?;
+            self.ssh
+                .check(&self.addr(0), "lab-init cib", Duration::from_secs(60))?;
+        }
+        Ok(())
+    }
+
+    /// Guest clock minus host clock (seconds), from the midpoint of an ssh `date`.
+    pub fn clock_offset(&self, i: usize) -> Option<f64> {
+        let before = now_epoch();
+        let out = self.sh(i, "date +%s.%N").stdout_str();
+        let after = now_epoch();
+        let guest: f64 = out.trim().parse().ok()?;
+        Some(guest - (before + after) / 2.0)
+    }
+
+    /// The guest's journal since `since` (guest epoch seconds), short-unix format.
+    pub fn journal(&self, i: usize, since: f64) -> String {
+        self.ssh
+            .run(
+                &self.addr(i),
+                &format!(
+                    "journalctl -q -o short-unix --no-pager --since=@{}",
+                    since as i64
+                ),
+                Duration::from_secs(60),
+            )
+            .stdout_str()
+    }
+
+    /// Saves a node's journal into the report's log folder.
+    pub fn save_journal(&self, i: usize, label: &str) {
+        let out = self
+            .ssh
+            .run(
+                &self.addr(i),
+                "journalctl -q -o short-unix --no-pager -b",
+                Duration::from_secs(60),
+            )
+            .stdout_str();
+        let _ = std::fs::create_dir_all(&self.logs);
+        let _ = std::fs::write(
+            self.logs.join(format!(
+                "{}-{label}-{}.journal",
+                self.engine.name(),
+                self.name(i)
+            )),
+            out,
+        );
+    }
+}
+
+pub fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_follow_the_lab_profile() {
+        let s = specs(Path::new("/img"), Path::new("/w"), Engine::Heartbeat);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].addr, "172.30.0.12");
+        assert_eq!(s[1].hb_addr, "172.31.0.12");
+        assert_eq!(s[0].image, PathBuf::from("/img/node1.qcow2"));
+        assert_eq!(s[0].overlay, PathBuf::from("/w/heartbeat-node1.qcow2"));
+        assert_ne!(s[0].mac_fe, s[1].mac_fe);
+    }
+}

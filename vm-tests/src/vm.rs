@@ -1,0 +1,229 @@
+//! One QEMU guest: its disks (a copy-on-write overlay of the node's image and a raw
+//! DRBD backing disk), two virtio NICs on the lab's taps, a serial log. QEMU runs in
+//! the lab namespace in a process group of its own (see [`crate::procs`]); `kill`
+//! is kill -9 of that group, i.e. pulling the power cord.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::Error;
+use crate::procs::Group;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+#[derive(Debug, Clone)]
+pub struct VmSpec {
+    pub name: String,
+    /// Frontend and heartbeat addresses (from the profile).
+    pub addr: String,
+    pub hb_addr: String,
+    pub image: PathBuf,
+    pub overlay: PathBuf,
+    pub drbd_disk: PathBuf,
+    pub tap_fe: String,
+    pub tap_hb: String,
+    pub mac_fe: String,
+    pub mac_hb: String,
+    pub serial_log: PathBuf,
+    pub memory_mib: u32,
+}
+
+impl VmSpec {
+    /// QEMU's argv after the program name. One vCPU: the host has two cores and
+    /// runs two guests. Disks first so the overlay is vda and DRBD's disk vdb; the
+    /// frontend NIC first so it is eth0.
+    pub fn qemu_args(&self, accel: Accel) -> Vec<String> {
+        let mut a: Vec<String> = vec!["-name".into(), self.name.clone()];
+        match accel {
+            Accel::Kvm => a.extend(["-accel", "kvm", "-cpu", "host"].map(String::from)),
+            // The lab notes: multi-threaded TCG, a 256 MiB code cache halves host RAM.
+            Accel::Tcg => a.extend(
+                ["-accel", "tcg,thread=multi,tb-size=256", "-cpu", "max"].map(String::from),
+            ),
+        }
+        a.extend([
+            "-smp".into(),
+            "1".into(),
+            "-m".into(),
+            self.memory_mib.to_string(),
+            "-nodefaults".into(),
+            "-display".into(),
+            "none".into(),
+            "-monitor".into(),
+            "none".into(),
+            "-drive".into(),
+            format!(
+                "file={},if=virtio,format=qcow2,cache=unsafe",
+                self.overlay.display()
+            ),
+            // DRBD's disk honours flushes: protocol C's acknowledgement means on disk.
+            "-drive".into(),
+            format!(
+                "file={},if=virtio,format=raw,cache=writeback",
+                self.drbd_disk.display()
+            ),
+            "-netdev".into(),
+            format!("tap,id=fe,ifname={},script=no,downscript=no", self.tap_fe),
+            "-device".into(),
+            format!("virtio-net-pci,netdev=fe,mac={}", self.mac_fe),
+            "-netdev".into(),
+            format!("tap,id=hb,ifname={},script=no,downscript=no", self.tap_hb),
+            "-device".into(),
+            format!("virtio-net-pci,netdev=hb,mac={}", self.mac_hb),
+            "-chardev".into(),
+            format!("file,id=ser0,path={},append=on", self.serial_log.display()),
+            "-serial".into(),
+            "chardev:ser0".into(),
+            "-device".into(),
+            "virtio-rng-pci".into(),
+        ]);
+        a
+    }
+
+    /// Fresh disks: a new overlay on the image and a zeroed DRBD disk.
+    pub fn fresh_disks(&self, drbd_mib: u64) -> Result<(), Error> {
+        for p in [&self.overlay, &self.drbd_disk, &self.serial_log] {
+            let _ = std::fs::remove_file(p);
+        }
+        crate::lab::run(pbx_cluster::exec::Cmd::new("qemu-img").args([
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            &self.image.display().to_string(),
+            "-F",
+            "qcow2",
+            &self.overlay.display().to_string(),
+        ]))?;
+        let f = std::fs::File::create(&self.drbd_disk)
+            .map_err(|e| Error::Lab(format!("{}: {e}", self.drbd_disk.display())))?;
+        f.set_len(drbd_mib * 1024 * 1024)
+            .map_err(|e| Error::Lab(format!("{}: {e}", self.drbd_disk.display())))?;
+        Ok(())
+    }
+}
+
+pub struct Vm {
+    pub spec: VmSpec,
+    proc: Option<Group>,
+    /// When the current QEMU started (for boot times).
+    pub started: Option<std::time::Instant>,
+}
+
+impl Vm {
+    pub fn new(spec: VmSpec) -> Vm {
+        Vm {
+            spec,
+            proc: None,
+            started: None,
+        }
+    }
+
+    pub fn start(&mut self, ns: &str, accel: Accel) -> Result<(), Error> {
+        if self.proc.is_some() {
+            return Err(Error::Lab(format!("{} is already running", self.spec.name)));
+        }
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, "qemu-system-x86_64"])
+            .args(self.spec.qemu_args(accel))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.spec.serial_log.with_extension("qemu.err"))
+                    .map(Stdio::from)
+                    .unwrap_or_else(|_| Stdio::null()),
+            );
+        let g = Group::spawn(&format!("qemu {}", self.spec.name), cmd)
+            .map_err(|e| Error::Lab(format!("could not start QEMU for {}: {e}", self.spec.name)))?;
+        self.proc = Some(g);
+        self.started = Some(std::time::Instant::now());
+        Ok(())
+    }
+
+    /// kill -9 of QEMU's process group: the guest gets no chance to say goodbye.
+    pub fn kill(&mut self) {
+        if let Some(mut g) = self.proc.take() {
+            g.kill();
+        }
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.proc.as_mut().is_some_and(Group::running)
+    }
+
+    pub fn serial_tail(&self, n: usize) -> String {
+        serial_tail(&self.spec.serial_log, n)
+    }
+}
+
+/// The last `n` non-empty lines of a serial log, control characters removed.
+pub fn serial_tail(path: &Path, n: usize) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let text: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .filter(|c| *c == '\n' || !c.is_control())
+        .collect();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> VmSpec {
+        VmSpec {
+            name: "node1".into(),
+            addr: "172.30.0.11".into(),
+            hb_addr: "172.31.0.11".into(),
+            image: "/i/node1.qcow2".into(),
+            overlay: "/w/node1.qcow2".into(),
+            drbd_disk: "/w/node1-drbd.raw".into(),
+            tap_fe: "tfe1".into(),
+            tap_hb: "thb1".into(),
+            mac_fe: "52:54:00:30:00:11".into(),
+            mac_hb: "52:54:00:31:00:11".into(),
+            serial_log: "/w/node1.serial.log".into(),
+            memory_mib: 1024,
+        }
+    }
+
+    #[test]
+    fn tcg_guest_has_one_vcpu_overlay_first_frontend_nic_first() {
+        let a = spec().qemu_args(Accel::Tcg);
+        let j = a.join(" ");
+        assert!(j.contains("-accel tcg,thread=multi,tb-size=256 -cpu max"));
+        assert!(j.contains("-smp 1 -m 1024"));
+        let overlay = j.find("file=/w/node1.qcow2").expect("overlay");
+        let drbd = j.find("file=/w/node1-drbd.raw").expect("drbd disk");
+        assert!(overlay < drbd);
+        let fe = j.find("ifname=tfe1").expect("fe");
+        let hb = j.find("ifname=thb1").expect("hb");
+        assert!(fe < hb);
+        assert!(j.contains("path=/w/node1.serial.log,append=on"));
+    }
+
+    #[test]
+    fn kvm_guest_uses_the_host_cpu() {
+        let j = spec().qemu_args(Accel::Kvm).join(" ");
+        assert!(j.contains("-accel kvm -cpu host") && !j.contains("tcg"));
+    }
+
+    #[test]
+    fn serial_tail_drops_control_characters_and_blank_lines() {
+        let dir = std::env::temp_dir().join(format!("vmt-serial-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.log");
+        std::fs::write(&p, b"one\r\n\x1b[0mtwo\n\n three\n").unwrap();
+        assert_eq!(serial_tail(&p, 2), "[0mtwo\n three");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
