@@ -83,7 +83,7 @@ fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
             "drbdadm dump-md r0" => {
                 if s.metadata { ok("") } else { fail(255) }
             }
-            "drbdadm create-md --force r0" => {
+            "drbdadm -- --force create-md r0" => {
                 s.metadata = true;
                 ok("")
             }
@@ -231,7 +231,7 @@ fn services_leave_the_boot_sequence_before_the_engine_starts() {
             .map(|s| index(&run.lines, &format!("systemctl disable --now {s}")))
             .max()
             .unwrap();
-        let md = index(&run.lines, "drbdadm create-md");
+        let md = index(&run.lines, "drbdadm -- --force create-md");
         // Kernel settings written are applied at once (ip_nonlocal_bind for Asterisk).
         assert!(index(&run.lines, "sysctl -q -p /etc/sysctl.d/60-pbx-cluster.conf") < last_disable);
         assert!(

@@ -192,6 +192,8 @@ After=network-online.target
 
 [Service]
 Type=oneshot
+# init bounds its own waits; an initial sync of a large disk takes hours.
+TimeoutStartSec=infinity
 ExecStart=/usr/sbin/pbx-cluster init /{PROFILE_PATH}
 ExecStartPost=/bin/sh -c 'mkdir -p /var/lib/pbx-cluster && touch /var/lib/pbx-cluster/firstboot.done'
 RemainAfterExit=yes

@@ -419,14 +419,17 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         steps.push(run(
             Phase::Drbd,
             format!("create DRBD metadata for {res} on {}", node.drbd_disk),
-            vec![Cmd::new("drbdadm").args(["create-md", "--force", res])],
+            vec![Cmd::new("drbdadm").args(["--", "--force", "create-md", res])],
         ));
     }
     if !drbd.up {
         steps.push(run(
             Phase::Drbd,
             format!("bring DRBD resource {res} up"),
-            vec![Cmd::new("drbdadm").args(["up", res])],
+            vec![
+                Cmd::new("modprobe").arg("drbd"),
+                Cmd::new("drbdadm").args(["up", res]),
+            ],
         ));
     }
 
