@@ -17,6 +17,8 @@ use pbx_cluster::{plan, profile, render};
 #[derive(Debug, Clone)]
 struct Sim {
     installed: bool,
+    /// Both nodes' addresses answer `ip addr` (the simulation serves both nodes).
+    addresses_up: bool,
     /// Units enabled and running; apt starts the services it installs.
     enabled: std::collections::BTreeSet<String>,
     metadata: bool,
@@ -31,6 +33,7 @@ impl Default for Sim {
     fn default() -> Self {
         Sim {
             installed: false,
+            addresses_up: true,
             enabled: ["mysql", "postfix", "asterisk", "apache2"]
                 .iter()
                 .map(|s| s.to_string())
@@ -53,6 +56,13 @@ fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
         let fail = |code: i32| Some(Output::failed(code, b"".to_vec()));
         match line.as_str() {
             "hostname" => ok(hostname),
+            "ip -j -4 addr show" => {
+                if s.addresses_up {
+                    ok(r#"[{"ifname":"eth0","addr_info":[{"local":"192.168.178.3"},{"local":"192.168.178.4"}]},{"ifname":"eth1","addr_info":[{"local":"10.0.0.3"},{"local":"10.0.0.4"}]}]"#)
+                } else {
+                    ok(r#"[{"ifname":"eth0","addr_info":[{"local":"192.168.178.3"}]}]"#)
+                }
+            }
             l if l.starts_with("dpkg-query") => {
                 if s.installed {
                     let pkgs: Vec<String> = cmd.args[3..].iter().map(|p| format!("{p}\tinstalled")).collect();
@@ -644,4 +654,30 @@ fn plan_output_masks_secrets() {
         .find(|s| s["action"]["path"] == "/etc/corosync/authkey")
         .unwrap();
     assert_eq!(secret_step["action"]["secret"], true);
+}
+
+#[test]
+fn init_waits_for_the_nodes_addresses_before_touching_drbd() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        addresses_up: false,
+        ..Sim::default()
+    }));
+    let run = init_on(&model("seed-heartbeat"), "cl01", &sim, root.path());
+    let err = run.result.unwrap_err();
+    assert_eq!(err.exit_code(), 4);
+    let msg = pbx_cluster::error::format(&err);
+    assert!(
+        msg.contains("this node's addresses (192.168.178.3 on eth0 and 10.0.0.3 on eth1)")
+            && msg.contains("missing 10.0.0.3"),
+        "{msg}"
+    );
+    assert!(
+        !run.lines
+            .iter()
+            .any(|l| l.starts_with("drbdadm") && !l.contains("cstate") && !l.contains("dump-md")),
+        "no DRBD change: {:?}",
+        run.lines
+    );
+    assert!(!root.path().join("etc").exists(), "nothing written before the network is there");
 }

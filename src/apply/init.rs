@@ -117,6 +117,9 @@ impl Init<'_> {
     }
 
     pub fn run(&self, plan: &Plan) -> Result<Report> {
+        // At first boot network-online.target may be reached before the
+        // addresses are configured; DRBD and corosync bind to them.
+        self.step("wait for this node's addresses", || self.wait_addresses())?;
         let (before, engine): (Vec<_>, Vec<_>) = plan
             .steps
             .iter()
@@ -189,6 +192,50 @@ impl Init<'_> {
         )
         .map_err(|e| Error::io("cannot write", &marker, e))?;
         Ok(report)
+    }
+
+    fn wait_addresses(&self) -> Result<()> {
+        let node = self
+            .model
+            .node(self.node)
+            .expect("init runs for a profile node");
+        let wanted = [
+            (node.frontend.address, node.frontend.interface.as_str()),
+            (node.heartbeat.address, node.heartbeat.interface.as_str()),
+        ];
+        let what = wanted
+            .iter()
+            .map(|(a, i)| format!("{a} on {i}"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        wait_until(
+            &format!("this node's addresses ({what})"),
+            self.opts.peer_timeout,
+            self.opts.poll,
+            || {
+                let (_, json) = out(
+                    self.runner,
+                    Cmd::new("ip").args(["-j", "-4", "addr", "show"]),
+                )?;
+                let have = crate::plan::state::parse_ip_json(&json);
+                let missing: Vec<String> = wanted
+                    .iter()
+                    .filter(|(a, _)| !have.contains(a))
+                    .map(|(a, _)| a.to_string())
+                    .collect();
+                Ok((
+                    missing.is_empty(),
+                    format!(
+                        "missing {}",
+                        if missing.is_empty() {
+                            "nothing".into()
+                        } else {
+                            missing.join(", ")
+                        }
+                    ),
+                ))
+            },
+        )
     }
 
     fn first_primary(&self) -> Result<()> {
