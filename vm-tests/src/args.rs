@@ -47,9 +47,14 @@ pub struct Args {
     /// Scratch: images, overlays, serial logs, keys.
     #[arg(long, default_value = "/var/tmp/pbx-vm-work")]
     pub work: PathBuf,
-    /// The pbx-cluster binary that goes into the images.
+    /// The pbx-cluster binary that builds the images (and goes into them when no
+    /// repository is given).
     #[arg(long, default_value = "target/release/pbx-cluster")]
     pub binary: PathBuf,
+    /// Our apt repository (`pbx-cluster repo build`): the images install
+    /// pbx-cluster from it with its agents and first-boot unit, as a node would.
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
     /// The lab profile (pacemaker); the heartbeat profile is derived from it.
     #[arg(long, default_value = "profiles/lab.toml")]
     pub profile: PathBuf,

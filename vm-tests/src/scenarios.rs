@@ -160,13 +160,16 @@ fn ensure_images(args: &Args, work: &Path, engine: Engine, key: &Path) -> Result
             "vm-tests: image {} {node} (built only if its inputs changed)",
             engine.name()
         );
+        let source = match &args.repo {
+            Some(repo) => ["--repo".to_string(), repo.display().to_string()],
+            None => ["--binary".to_string(), args.binary.display().to_string()],
+        };
         run(Cmd::new(args.binary.display().to_string())
             .args(["--quiet", "image", "build"])
             .arg(profile.display().to_string())
             .args(["--node", node, "--out"])
             .arg(out.display().to_string())
-            .arg("--binary")
-            .arg(args.binary.display().to_string())
+            .args(source)
             .args(["--lab", "--ssh-key"])
             .arg(key.with_extension("pub").display().to_string())
             .arg("--cache-dir")
