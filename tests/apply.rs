@@ -679,5 +679,8 @@ fn init_waits_for_the_nodes_addresses_before_touching_drbd() {
         "no DRBD change: {:?}",
         run.lines
     );
-    assert!(!root.path().join("etc").exists(), "nothing written before the network is there");
+    assert!(
+        !root.path().join("etc").exists(),
+        "nothing written before the network is there"
+    );
 }

@@ -153,9 +153,8 @@ fn netplan(spec: &ImageSpec) -> String {
     )
 }
 
-/// Files that must be in the root before apt runs: extra sources and their pins
-/// (they stay), our local repository's source (removed at the end of the build).
-pub fn setup(spec: &ImageSpec, repo_line: Option<&str>) -> FileSet {
+/// Files that must be in the root before apt runs: extra sources and their pins.
+pub fn setup(spec: &ImageSpec) -> FileSet {
     let mut files = FileSet::new();
     if !spec.extra_sources.is_empty() {
         let mut list = String::from(HEADER);
@@ -169,12 +168,6 @@ pub fn setup(spec: &ImageSpec, repo_line: Option<&str>) -> FileSet {
         files.insert(
             "etc/apt/preferences.d/pbx-cluster-extra.pref".into(),
             text(spec.extra_pins.clone(), 0o644),
-        );
-    }
-    if let Some(line) = repo_line {
-        files.insert(
-            super::plan::REPO_LIST.into(),
-            text(format!("{HEADER}{line}"), 0o644),
         );
     }
     files

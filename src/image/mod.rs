@@ -322,7 +322,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
         }),
         spec::Install::Binary(_) => None,
     };
-    let setup = files::setup(&spec, repo_line.as_deref());
+    let setup = files::setup(&spec);
     let inputs = inputs(&spec, &profile, &files, &setup)?;
     let input_sha256 = inputs.sha256();
     let manifest_file = manifest_path(&req.out, &node);
@@ -369,7 +369,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
         spec.packages.len()
     ));
     runner
-        .run_ok(&plan::mmdebstrap(&spec, &w))
+        .run_ok(&plan::mmdebstrap(&spec, &w, repo_line.as_deref()))
         .map_err(|e| step_err("root filesystem (mmdebstrap)", note, e.into()))?;
     s.done();
 

@@ -62,8 +62,9 @@ fn q(path: &Path) -> String {
         .unwrap_or_else(|_| p(path))
 }
 
-/// The apt line for our local repository: flat (`Packages` at the top) or with
-/// `dists/SUITE` (suite and components read by the caller from its Release).
+/// The apt line for our local repository, as apt inside the root sees it: flat
+/// (`Packages` at the top) or with `dists/SUITE` (suite and components read by
+/// the caller from its Release).
 pub fn repo_source_line(suite_and_components: Option<(&str, &[String])>) -> String {
     match suite_and_components {
         None => format!("deb [trusted=yes] file:{REPO_IN_ROOT} ./\n"),
@@ -102,7 +103,7 @@ pub fn unit_changes(spec: &ImageSpec) -> (Vec<String>, Vec<String>, Vec<String>)
     (enable, spec.cluster_units.clone(), mask)
 }
 
-pub fn mmdebstrap(spec: &ImageSpec, w: &WorkPaths) -> Cmd {
+pub fn mmdebstrap(spec: &ImageSpec, w: &WorkPaths, repo_line: Option<&str>) -> Cmd {
     let mut c = Cmd::new("mmdebstrap").args([
         "--mode=root",
         "--variant=apt",
@@ -114,7 +115,15 @@ pub fn mmdebstrap(spec: &ImageSpec, w: &WorkPaths) -> Cmd {
     if let Some(k) = &spec.keyring {
         c = c.arg(format!("--keyring={k}"));
     }
-    c = c.arg(format!("--include={}", spec.packages.join(",")));
+    // What comes from our repository is installed later, inside the root: mmdebstrap
+    // runs apt outside it, where a file: source inside the root does not exist.
+    let include: Vec<&str> = spec
+        .packages
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !spec.from_repo.iter().any(|r| r == p))
+        .collect();
+    c = c.arg(format!("--include={}", include.join(",")));
     // mmdebstrap(1), "keep downloaded packages": skip emptying the archive cache,
     // seed it from our cache before apt runs and copy it back afterwards.
     c = c.args(["--skip=download/empty", "--skip=essential/unlink"]);
@@ -124,13 +133,26 @@ pub fn mmdebstrap(spec: &ImageSpec, w: &WorkPaths) -> Cmd {
         q(&w.cache)
     ));
     c = c.arg(format!("--setup-hook=sync-in {} /", q(&w.setup)));
-    if let Install::Repo(repo) = &spec.install {
-        c = c.arg(format!("--setup-hook=sync-in {} {REPO_IN_ROOT}", q(repo)));
-    }
     c = c.arg(format!(
         "--customize-hook=sync-out /var/cache/apt/archives {}",
         q(&w.cache)
     ));
+    if let (Install::Repo(repo), Some(line)) = (&spec.install, repo_line) {
+        c = c.arg(format!("--customize-hook=mkdir -p \"$1\"{REPO_IN_ROOT}"));
+        c = c.arg(format!(
+            "--customize-hook=sync-in {} {REPO_IN_ROOT}",
+            q(repo)
+        ));
+        c = c.arg(format!(
+            "--customize-hook=printf '%s\\n' {} > \"$1\"/{REPO_LIST}",
+            q(Path::new(line.trim()))
+        ));
+        c = c.arg("--customize-hook=chroot \"$1\" apt-get update -q");
+        c = c.arg(format!(
+            "--customize-hook=chroot \"$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {}",
+            spec.from_repo.join(" ")
+        ));
+    }
     c = c.arg(format!("--customize-hook=sync-in {} /", q(&w.files)));
     let (enable, disable, mask) = unit_changes(spec);
     c = c.arg(format!(

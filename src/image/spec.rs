@@ -71,6 +71,8 @@ pub struct ImageSpec {
     pub packages: Vec<String>,
     pub network: NetworkRenderer,
     pub install: Install,
+    /// Installed from our repository inside the root once the stack is there.
+    pub from_repo: Vec<String>,
     pub lab: bool,
     pub ssh_key: Option<String>,
     pub disk_size_mib: u64,
@@ -291,6 +293,12 @@ impl ImageSpec {
                 NetworkRenderer::Netplan
             } else {
                 NetworkRenderer::Networkd
+            },
+            from_repo: match &install {
+                Install::Repo(_) => std::iter::once("pbx-cluster".to_string())
+                    .chain(opts.meta_package.clone())
+                    .collect(),
+                Install::Binary(_) => Vec::new(),
             },
             install,
             lab: opts.lab,

@@ -82,7 +82,7 @@ fn debian_sid_plan_uses_debian_mirror_cloud_kernel_and_networkd() {
     assert!(!spec.packages.contains(&"netplan.io".to_string()));
     assert!(!spec.packages.contains(&"heartbeat".to_string()));
     let w = WorkPaths::new(Path::new("/w"), Path::new("/cache"), "node1");
-    let cmd = plain(&plan::mmdebstrap(&spec, &w));
+    let cmd = plain(&plan::mmdebstrap(&spec, &w, None));
     for part in [
         "mmdebstrap --mode=root --variant=apt",
         "--components=main",
@@ -118,7 +118,7 @@ fn ubuntu_plan_is_the_same_code_with_ubuntu_values() {
             .contains(&"linux-image-cloud-amd64".to_string())
     );
     let w = WorkPaths::new(Path::new("/w"), Path::new("/cache"), "node2");
-    let cmd = plain(&plan::mmdebstrap(&spec, &w));
+    let cmd = plain(&plan::mmdebstrap(&spec, &w, None));
     assert!(
         cmd.contains("--keyring=/usr/share/keyrings/ubuntu-archive-keyring.gpg"),
         "{cmd}"
@@ -153,7 +153,7 @@ fn debian_releases_get_a_low_pinned_sid_source_for_asterisk() {
             spec.extra_sources,
             ["deb http://deb.debian.org/debian sid main"]
         );
-        let setup = files::setup(&spec, None);
+        let setup = files::setup(&spec);
         assert!(
             text(&setup, plan::EXTRA_LIST).contains("deb http://deb.debian.org/debian sid main\n")
         );
@@ -168,7 +168,7 @@ fn debian_releases_get_a_low_pinned_sid_source_for_asterisk() {
     let mut no_extra = opts("node1");
     no_extra.extra_sources = Some(Vec::new());
     let spec = ImageSpec::resolve(&model_for("debian-12"), &no_extra).unwrap();
-    assert!(files::setup(&spec, None).is_empty());
+    assert!(files::setup(&spec).is_empty());
 }
 
 #[test]
@@ -557,4 +557,49 @@ fn distro_defaults_cover_every_distro() {
         assert!(!spec::default_components(d).is_empty());
         assert!(spec::kernel_package(d).starts_with("linux-image-"));
     }
+}
+
+#[test]
+fn our_packages_are_installed_inside_the_root_from_a_copy_of_the_repository() {
+    let model = model_for("debian-sid");
+    let o = ImageOptions {
+        binary: None,
+        repo: Some("/srv/repo".into()),
+        meta_package: Some("pbx-cluster-node-pacemaker".into()),
+        ..opts("node1")
+    };
+    let spec = ImageSpec::resolve(&model, &o).unwrap();
+    assert_eq!(
+        spec.from_repo,
+        ["pbx-cluster", "pbx-cluster-node-pacemaker"]
+    );
+    let w = WorkPaths::new(Path::new("/w"), Path::new("/cache"), "node1");
+    let line = plan::repo_source_line(Some(("stable", &["main".to_string()])));
+    let cmd = plain(&plan::mmdebstrap(&spec, &w, Some(&line)));
+    // mmdebstrap's own apt runs outside the root: our packages are not in --include.
+    let include = cmd
+        .split(' ')
+        .find(|a| a.starts_with("--include="))
+        .unwrap();
+    assert!(!include.contains("pbx-cluster"), "{include}");
+    let at = |part: &str| {
+        cmd.find(part)
+            .unwrap_or_else(|| panic!("`{part}` not in {cmd}"))
+    };
+    let copy = at("--customize-hook=sync-in /srv/repo /opt/pbx-cluster-repo");
+    let list = at("file:/opt/pbx-cluster-repo stable main");
+    let install =
+        at("apt-get install -y -q --no-install-recommends pbx-cluster pbx-cluster-node-pacemaker");
+    let enable = at("systemctl enable systemd-networkd.service pbx-cluster-firstboot.service");
+    let cleanup = at("--customize-hook=rm -rf \"$1\"/opt/pbx-cluster-repo");
+    assert!(at("--customize-hook=mkdir -p \"$1\"/opt/pbx-cluster-repo") < copy);
+    assert!(
+        copy < list && list < install,
+        "the copy and its source before the install"
+    );
+    assert!(
+        install < enable,
+        "the package brings the first-boot unit that is enabled"
+    );
+    assert!(enable < cleanup);
 }
