@@ -14,18 +14,6 @@ pub const SIP_TARGET: &str = "172.30.0.100:5060";
 pub const DRBD_DISK_MIB: u64 = 512;
 const SSH_T: Duration = Duration::from_secs(30);
 
-const LAB_INIT: &str = include_str!("../node/lab-init");
-const OCF_DRBDLINKS: &[u8] = include_bytes!("../../packaging/ocf/drbdlinks");
-const HB_DRBDLINKS: &[u8] = include_bytes!("../../packaging/heartbeat/drbdlinks");
-
-/// How the cluster came to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Formation {
-    FirstBootInit,
-    /// `pbx-cluster init` is not in the image's binary: the harness ran its stand-in.
-    StandIn,
-}
-
 pub struct Pair {
     pub lab: Lab,
     pub vms: Vec<Vm>,
@@ -199,82 +187,39 @@ impl Pair {
         Ok(holder.unwrap_or(0))
     }
 
-    /// Boots both nodes of a fresh pair and lets them form the cluster: through the
-    /// first-boot `pbx-cluster init` when the image's binary has it, else through
-    /// the harness's stand-in (recorded in the report).
-    pub fn cold_start(&mut self) -> Result<(Formation, f64), Error> {
+    /// Boots both nodes of a fresh pair and lets them form the cluster through the
+    /// first-boot `pbx-cluster init`; returns seconds from power-on to healthy.
+    pub fn cold_start(&mut self) -> Result<f64, Error> {
         self.fresh()?;
         let t0 = Instant::now();
         self.boot(0)?;
         self.boot(1)?;
         self.wait_ssh(0, Duration::from_secs(300))?;
         self.wait_ssh(1, Duration::from_secs(120))?;
-        let has_init = self
+        // The cluster forms through the product's own first boot, nothing else.
+        if !self
             .sh(0, "pbx-cluster init --help >/dev/null 2>&1")
-            .success();
-        let formation = if has_init {
-            self.wait(
-                Duration::from_secs(600),
-                "first-boot init done on both nodes",
-                || {
-                    Ok((0..2).all(|i| {
-                        self.sh(i, "test -e /var/lib/pbx-cluster/firstboot.done")
-                            .success()
-                    }))
-                },
-            )?;
-            Formation::FirstBootInit
-        } else {
-            self.stand_in_init()?;
-            Formation::StandIn
-        };
+            .success()
+        {
+            return Err(Error::Lab(
+                "the image's pbx-cluster has no `init`: rebuild the images from a current repository".into(),
+            ));
+        }
+        self.wait(
+            Duration::from_secs(600),
+            "first-boot init done on both nodes",
+            || {
+                Ok((0..2).all(|i| {
+                    self.sh(i, "test -e /var/lib/pbx-cluster/firstboot.done")
+                        .success()
+                }))
+            },
+        )?;
         self.wait_healthy(
             Duration::from_secs(420),
             "cluster formed: VIP up, SIP answers, DRBD UpToDate/UpToDate",
         )?;
-        Ok((formation, t0.elapsed().as_secs_f64()))
-    }
-
-    fn stand_in_init(&self) -> Result<(), Error> {
-        eprintln!("vm-tests: pbx-cluster init is not in this build: running the harness stand-in");
-        for i in 0..2 {
-            let a = self.addr(i);
-            self.ssh
-                .put(&a, "/usr/local/sbin/lab-init", LAB_INIT.as_bytes(), 0o755)?;
-            self.ssh
-                .put(&a, "/tmp/lab-agents/ocf-drbdlinks", OCF_DRBDLINKS, 0o755)?;
-            self.ssh
-                .put(&a, "/tmp/lab-agents/hb-drbdlinks", HB_DRBDLINKS, 0o755)?;
-            self.ssh.check(
-                &a,
-                "lab-init files && lab-init drbd",
-                Duration::from_secs(120),
-            )?;
-        }
-        self.wait(Duration::from_secs(120), "DRBD r0 Connected", || {
-            Ok(self.drbd(0).contains("cs:Connected"))
-        })?;
-        self.ssh
-            .check(&self.addr(0), "lab-init seed", Duration::from_secs(180))?;
-        for i in 0..2 {
-            self.ssh
-                .check(&self.addr(i), "lab-init engine", Duration::from_secs(120))?;
-        }
-        if self.engine == Engine::Pacemaker {
-            self.wait(
-                Duration::from_secs(180),
-                "pacemaker: both nodes online",
-                || {
-                    let out = self.sh(0, "crm_mon -1 2>/dev/null").stdout_str();
-                    Ok(out.lines().any(|l| {
-                        l.contains("Online:") && l.contains("node1") && l.contains("node2")
-                    }))
-                },
-            )?;
-            self.ssh
-                .check(&self.addr(0), "lab-init cib", Duration::from_secs(60))?;
-        }
-        Ok(())
+        Ok(t0.elapsed().as_secs_f64())
     }
 
     /// Guest clock minus host clock (seconds), from the midpoint of an ssh `date`.

