@@ -17,6 +17,8 @@ use pbx_cluster::{plan, profile, render};
 #[derive(Debug, Clone)]
 struct Sim {
     installed: bool,
+    primary: bool,
+    umount_busy: bool,
     /// Both nodes' addresses answer `ip addr` (the simulation serves both nodes).
     addresses_up: bool,
     /// Units enabled and running; apt starts the services it installs.
@@ -34,6 +36,8 @@ impl Default for Sim {
         Sim {
             installed: false,
             addresses_up: true,
+            primary: false,
+            umount_busy: true,
             enabled: ["mysql", "postfix", "asterisk", "apache2"]
                 .iter()
                 .map(|s| s.to_string())
@@ -111,9 +115,24 @@ fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
                 }
             }
             "drbdadm dstate r0" => ok(&s.dstate.clone()),
+            "drbdadm role r0" => ok(if s.primary { "Primary/Secondary" } else { "Secondary/Secondary" }),
+            "drbdadm secondary r0" => {
+                s.primary = false;
+                ok("")
+            }
+            "umount /mnt/share" => {
+                // Busy once, as a fresh mount can be.
+                if s.umount_busy {
+                    s.umount_busy = false;
+                    Some(Output::failed(32, b"umount: /mnt/share: target is busy.".to_vec()))
+                } else {
+                    ok("")
+                }
+            }
             "drbdadm primary --force r0" => {
                 // The initial sync completes at once in the simulation.
                 s.dstate = "UpToDate/UpToDate".into();
+                s.primary = true;
                 ok("")
             }
             "crm_mon -1 --output-as xml" => ok(r#"<pacemaker-result><nodes><node name="cl01" online="true"/><node name="cl02" online="true"/></nodes></pacemaker-result>"#),
@@ -683,4 +702,30 @@ fn init_waits_for_the_nodes_addresses_before_touching_drbd() {
         !root.path().join("etc").exists(),
         "nothing written before the network is there"
     );
+}
+
+#[test]
+fn a_rerun_after_an_interrupted_seed_hands_drbd_over_before_the_engine() {
+    // The first run stopped after forcing primary: the node is Primary, the engine down.
+    let m = model("seed-pacemaker");
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        metadata: true,
+        dstate: "UpToDate/UpToDate".into(),
+        primary: true,
+        ..Sim::default()
+    }));
+    let run = init_on(&m, "cl01", &sim, root.path());
+    run.result.unwrap();
+    assert!(
+        !run.lines.iter().any(|l| l.contains("primary --force")),
+        "not forced again"
+    );
+    let secondary = index(&run.lines, "drbdadm secondary r0");
+    assert!(
+        secondary < index(&run.lines, "systemctl enable --now pacemaker"),
+        "{:?}",
+        run.lines
+    );
+    assert!(!sim.lock().unwrap().primary);
 }

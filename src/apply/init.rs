@@ -160,9 +160,20 @@ impl Init<'_> {
         if report.new_cluster || dstate.contains("Inconsistent") {
             self.step("wait for DRBD's initial sync", || self.wait_sync())?;
         }
-        if report.new_cluster && preferred {
-            // The engine decides who is primary from here on.
+        // The engine decides who is primary from here on. Also after an interrupted
+        // run: while the engine is not up, nothing but init made this node primary.
+        let engine_down = engine.iter().any(|s| s.summary.contains("start"));
+        let (_, role) = out(self.runner, Cmd::new("drbdadm").args(["role", res]))?;
+        if engine_down && role.starts_with("Primary") {
             self.step("hand DRBD over to the cluster engine", || {
+                let mp = self.model.storage.mount_point.display().to_string();
+                if self
+                    .runner
+                    .run(&Cmd::new("mountpoint").args(["-q", &mp]))?
+                    .success()
+                {
+                    self.unmount(&mp)?;
+                }
                 self.run_ok(Cmd::new("drbdadm").args(["secondary", res]))
             })?;
         }
@@ -281,8 +292,25 @@ impl Init<'_> {
             ]))
         });
         // Unmount even when seeding failed, so a rerun finds the disk free.
-        let unmounted = self.run_ok(Cmd::new("umount").arg(&mp));
+        let unmounted = self.unmount(&mp);
         seeded.and(unmounted)
+    }
+
+    /// umount, retried for a few seconds: right after a copy the mount can be
+    /// busy for a moment (seen at first boot).
+    fn unmount(&self, mp: &str) -> Result<()> {
+        self.run_ok(Cmd::new("sync"))?;
+        let mut last = String::new();
+        wait_until(
+            &format!("{mp} to unmount"),
+            Duration::from_secs(30),
+            self.opts.poll,
+            || {
+                let o = self.runner.run(&Cmd::new("umount").arg(mp))?;
+                last = crate::exec::stderr_tail(&o.stderr);
+                Ok((o.success(), last.trim().to_string()))
+            },
+        )
     }
 
     fn wait_sync(&self) -> Result<()> {
