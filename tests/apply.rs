@@ -469,7 +469,7 @@ fn init_stops_with_a_named_wait_when_the_peer_never_connects() {
 }
 
 #[test]
-fn a_second_init_on_a_healthy_cluster_changes_nothing() {
+fn after_init_the_plan_holds_only_what_the_probe_cannot_confirm() {
     let m = model("seed-heartbeat");
     let root = tempfile::tempdir().unwrap();
     let sim = Arc::new(Mutex::new(Sim::default()));

@@ -231,7 +231,7 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
     let storage = build_storage(&raw.storage, c);
     let services = build_services(&raw.resources.services, c);
     let fencing = build_fencing(&raw.fencing, engine, &raw.node, c);
-    let load_balancing = build_load_balancing(raw, mode, storage.as_ref(), c);
+    let load_balancing = build_load_balancing(raw, mode, c);
     let pbx = build_pbx(&raw.pbx, c);
 
     if let (Some(Mode::LoadBalanced), Some(s)) = (mode, &storage) {
@@ -891,7 +891,6 @@ fn build_fencing(
 fn build_load_balancing(
     raw: &RawProfile,
     mode: Option<Mode>,
-    _storage: Option<&Storage>,
     c: &mut Checker,
 ) -> Option<Option<LoadBalancing>> {
     let lb = match (&raw.load_balancing, mode) {
@@ -1067,13 +1066,4 @@ fn build_pbx(p: &RawPbx, c: &mut Checker) -> Option<Pbx> {
         sip_port: sip_port?,
         extensions,
     })
-}
-
-impl std::fmt::Display for DrbdModule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            DrbdModule::V84 => "8.4",
-            DrbdModule::V9 => "9",
-        })
-    }
 }
