@@ -41,6 +41,21 @@ pub enum Command {
     /// Appliance disk images of cluster nodes.
     #[command(subcommand)]
     Image(Box<ImageCommand>),
+    /// Wait until these IPv4 addresses are configured on this host.
+    ///
+    /// Runs before the engine's units at boot (rendered systemd drop-ins). Exit 0
+    /// once all are present, 4 when the timeout passes first.
+    WaitAddresses(WaitAddressesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WaitAddressesArgs {
+    /// The addresses, e.g. 172.30.0.11 10.10.0.11.
+    #[arg(required = true)]
+    pub addresses: Vec<std::net::Ipv4Addr>,
+    /// Seconds to wait before giving up.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -240,15 +240,20 @@ fn index(lines: &[String], needle: &str) -> usize {
 
 #[test]
 fn services_leave_the_boot_sequence_before_the_engine_starts() {
-    for (profile_name, engine_units) in [
+    for (profile_name, address_unit, engine_units) in [
         (
             "seed-pacemaker",
+            "corosync",
             vec![
                 "systemctl enable --now corosync",
                 "systemctl enable --now pacemaker",
             ],
         ),
-        ("seed-heartbeat", vec!["systemctl enable --now heartbeat"]),
+        (
+            "seed-heartbeat",
+            "heartbeat",
+            vec!["systemctl enable --now heartbeat"],
+        ),
     ] {
         let root = tempfile::tempdir().unwrap();
         let sim = Arc::new(Mutex::new(Sim::default()));
@@ -268,12 +273,33 @@ fn services_leave_the_boot_sequence_before_the_engine_starts() {
             "{profile_name}: {:?}",
             run.lines
         );
-        for unit in engine_units {
+        let reload = index(&run.lines, "systemctl daemon-reload");
+        for unit in &engine_units {
             assert!(
                 last_disable < index(&run.lines, unit),
                 "{profile_name}: {unit} before the services were disabled"
             );
+            // The unit's address-wait drop-in is in force when it starts.
+            assert!(reload < index(&run.lines, unit), "{profile_name}: {unit}");
         }
+        let dropin = root.path().join(format!(
+            "etc/systemd/system/{address_unit}.service.d/50-pbx-cluster-addresses.conf"
+        ));
+        let text = std::fs::read_to_string(&dropin).unwrap();
+        assert!(
+            text.contains(
+                "ExecStartPre=/usr/sbin/pbx-cluster --quiet wait-addresses 192.168.178.3 10.0.0.3 "
+            ),
+            "{profile_name}: {text}"
+        );
+        // Unchanged drop-ins: no reload on the next run.
+        let again = apply_on(&model(profile_name), "cl01", &sim, root.path());
+        again.result.unwrap();
+        assert!(
+            !again.lines.iter().any(|l| l == "systemctl daemon-reload"),
+            "{profile_name}: {:?}",
+            again.lines
+        );
     }
 }
 

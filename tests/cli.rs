@@ -361,3 +361,23 @@ fn asterisk_answers_on_the_virtual_ip_and_identifies_the_probe() {
         "its context has no extensions"
     );
 }
+
+#[test]
+fn wait_addresses_returns_once_present_and_names_what_is_missing() {
+    // Loopback is configured on every host; 192.0.2.1 (TEST-NET-1) is not. Nothing
+    // is sent anywhere: the command only reads `ip -j -4 addr show`.
+    let o = run(&["wait-addresses", "127.0.0.1"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("127.0.0.1"));
+
+    let o = run(&["wait-addresses", "127.0.0.1", "192.0.2.1", "--timeout", "1"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("missing 192.0.2.1") && !err.contains("missing 127.0.0.1"),
+        "{err}"
+    );
+
+    let o = run(&["wait-addresses", "not-an-address"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+}

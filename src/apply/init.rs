@@ -219,33 +219,12 @@ impl Init<'_> {
             .map(|(a, i)| format!("{a} on {i}"))
             .collect::<Vec<_>>()
             .join(" and ");
-        wait_until(
-            &format!("this node's addresses ({what})"),
+        crate::runtime::addresses::wait_for(
+            self.runner,
+            &wanted.map(|(a, _)| a),
+            &what,
             self.opts.peer_timeout,
             self.opts.poll,
-            || {
-                let (_, json) = out(
-                    self.runner,
-                    Cmd::new("ip").args(["-j", "-4", "addr", "show"]),
-                )?;
-                let have = crate::plan::state::parse_ip_json(&json);
-                let missing: Vec<String> = wanted
-                    .iter()
-                    .filter(|(a, _)| !have.contains(a))
-                    .map(|(a, _)| a.to_string())
-                    .collect();
-                Ok((
-                    missing.is_empty(),
-                    format!(
-                        "missing {}",
-                        if missing.is_empty() {
-                            "nothing".into()
-                        } else {
-                            missing.join(", ")
-                        }
-                    ),
-                ))
-            },
         )
     }
 

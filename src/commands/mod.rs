@@ -9,6 +9,7 @@ mod render;
 mod repo;
 mod status;
 mod validate;
+mod wait_addresses;
 
 use std::process::ExitCode;
 
@@ -30,5 +31,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply(args) => apply::apply(&args, cli.quiet),
         Command::Init(args) => apply::init(&args, cli.quiet),
         Command::Image(cmd) => image::run(&cmd, cli.quiet),
+        Command::WaitAddresses(args) => wait_addresses::run(&args, cli.quiet),
     }
 }

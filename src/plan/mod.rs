@@ -380,6 +380,21 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         ));
     }
 
+    // systemd reads changed drop-ins only on a reload; before any unit starts.
+    let systemd = st.systemd || st.services.is_none();
+    if systemd
+        && steps.iter().any(|s| {
+            matches!(&s.action, Action::WriteFile { path, .. }
+            if path.starts_with(&format!("{}/", crate::render::SYSTEMD_UNITS)))
+        })
+    {
+        steps.push(run(
+            Phase::Files,
+            "make systemd read the changed unit drop-ins",
+            vec![Cmd::new("systemctl").arg("daemon-reload")],
+        ));
+    }
+
     // Services leave the boot sequence before the engine may start them.
     for svc in &files.boot.disable {
         let s = st.services.as_ref().and_then(|m| m.get(svc));

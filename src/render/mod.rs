@@ -268,6 +268,19 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
         )?;
     }
     let boot = boot_changes(model);
+    for unit in boot
+        .enable
+        .iter()
+        .filter(|u| NEEDS_ADDRESSES.contains(&u.as_str()))
+    {
+        b.render(
+            "systemd/wait-addresses.conf.j2",
+            &format!("{SYSTEMD_UNITS}/{unit}.service.d/50-pbx-cluster-addresses.conf"),
+            0o644,
+            "root",
+            false,
+        )?;
+    }
     let mut files = b.files;
     let manifest = manifest(model, node_name, &files, &boot);
     files.insert(
@@ -290,6 +303,13 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
 /// Which services leave the boot sequence (the engine starts them) and which
 /// units start at boot. In load-balanced mode only the director moves; the rest
 /// runs on both nodes from boot, as in the reference design.
+/// Where drop-ins go; a change under it needs `systemctl daemon-reload`.
+pub const SYSTEMD_UNITS: &str = "/etc/systemd/system";
+
+/// Boot-time units that bind this node's own addresses, so they get a drop-in
+/// that waits for them (see runtime::addresses).
+const NEEDS_ADDRESSES: &[&str] = &["drbd", "heartbeat", "corosync", "o2cb"];
+
 pub fn boot_changes(model: &Model) -> BootChanges {
     let lb = model.load_balancing.is_some();
     let mut disable: Vec<String> = Vec::new();

@@ -72,6 +72,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "sysctl/pbx-cluster.conf.j2",
         include_str!("../../templates/sysctl/pbx-cluster.conf.j2"),
     ),
+    (
+        "systemd/wait-addresses.conf.j2",
+        include_str!("../../templates/systemd/wait-addresses.conf.j2"),
+    ),
 ];
 
 /// The template environment: strict about undefined variables, so a context

@@ -3,11 +3,13 @@
 //! read the node's live state (mounts, sockets, the engines' own tools) and never the
 //! profile.
 //!
+//! - [`addresses`]: waits at boot until this node's own addresses are configured.
 //! - [`drbdlinks`]: moves configuration and data onto the replicated disk and back,
 //!   as the classic drbdlinks tool did (gone from current distributions).
 //! - [`sip_probe`]: a SIP OPTIONS health check, for ldirectord and monitoring.
 //! - [`status`]: one view of engine, membership, DRBD, services and SIP health.
 
+pub mod addresses;
 pub mod drbdlinks;
 pub mod mountinfo;
 pub mod sip_probe;
