@@ -255,6 +255,11 @@ pub struct ImageBuildArgs {
     /// A public key file for root's authorized_keys (with --lab).
     #[arg(long, requires = "lab")]
     pub ssh_key: Option<PathBuf>,
+    /// Copy a local file into the image: SRC:DEST with DEST absolute, e.g. a
+    /// site fence agent to /usr/sbin/fence_site; mode 0755 when SRC is
+    /// executable, else 0644. Repeatable.
+    #[arg(long = "add-file", value_name = "SRC:DEST")]
+    pub add_files: Vec<String>,
     /// Build even if the manifest says nothing changed.
     #[arg(long)]
     pub force: bool,

@@ -81,6 +81,11 @@ fn build(args: &ImageBuildArgs, quiet: bool) -> Result<ExitCode> {
         lab: args.lab,
         ssh_key,
         disk_size_mib: args.disk_size,
+        add_files: args
+            .add_files
+            .iter()
+            .map(|a| added_file(a))
+            .collect::<Result<_>>()?,
     };
     let req = BuildRequest {
         profile_path: &args.profile,
@@ -110,4 +115,34 @@ fn build(args: &ImageBuildArgs, quiet: bool) -> Result<ExitCode> {
     }
     println!("{}", image::manifest_path(&args.out, &args.node).display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `SRC:DEST` -> the file's bytes for DEST, mode by SRC's executable bit.
+fn added_file(arg: &str) -> Result<image::spec::AddedFile> {
+    let usage = |what: &str| {
+        Error::usage(
+            format!("--add-file {arg}: {what}"),
+            "write it as SRC:DEST, e.g. --add-file ./fence_site:/usr/sbin/fence_site",
+        )
+    };
+    let (src, dest) = arg.rsplit_once(':').ok_or_else(|| usage("no DEST"))?;
+    let dest_path = std::path::Path::new(dest);
+    if !dest_path.is_absolute()
+        || dest.ends_with('/')
+        || dest_path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(usage("DEST must be an absolute file path without .."));
+    }
+    let src = std::path::Path::new(src);
+    let bytes = std::fs::read(src).map_err(|e| Error::io("cannot read", src, e))?;
+    let exec = std::fs::metadata(src)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+        .unwrap_or(false);
+    Ok(image::spec::AddedFile {
+        dest: dest.to_string(),
+        bytes,
+        mode: if exec { 0o755 } else { 0o644 },
+    })
 }

@@ -314,7 +314,26 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
         .map_err(|e| Error::usage(e.to_string(), e.fix()))?;
     let node = spec.node.name.clone();
     let profile = profile_files(req.profile_path)?;
-    let files = files::render(&spec, &profile);
+    let mut files = files::render(&spec, &profile);
+    for f in &spec.add_files {
+        let rel = f.dest.trim_start_matches('/').to_string();
+        if files.contains_key(&rel) {
+            return Err(Error::usage(
+                format!(
+                    "--add-file {}: the image build writes this file itself",
+                    f.dest
+                ),
+                "choose another destination; change this file through the profile or flags",
+            ));
+        }
+        files.insert(
+            rel,
+            files::FileEntry {
+                bytes: f.bytes.clone(),
+                mode: f.mode,
+            },
+        );
+    }
     let repo_line = match &spec.install {
         spec::Install::Repo(r) => Some(match repo_layout(r)? {
             None => plan::repo_source_line(None),

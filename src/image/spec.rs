@@ -31,6 +31,17 @@ pub struct ImageOptions {
     pub lab: bool,
     pub ssh_key: Option<String>,
     pub disk_size_mib: u64,
+    /// Local files copied into the image (vendor tools, e.g. a fence agent).
+    pub add_files: Vec<AddedFile>,
+}
+
+/// A file from `--add-file SRC:DEST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedFile {
+    /// Absolute path inside the image.
+    pub dest: String,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
 }
 
 /// How the network of both NICs is configured on the node.
@@ -79,6 +90,9 @@ pub struct ImageSpec {
     pub filesystem: Filesystem,
     /// Units that pbx-cluster init enables later; installed but disabled at boot.
     pub cluster_units: Vec<String>,
+    /// Their digests are part of the build inputs through the file set.
+    #[serde(skip)]
+    pub add_files: Vec<AddedFile>,
 }
 
 /// The FAT boot partition holding syslinux, the kernel and the initrd.
@@ -306,6 +320,7 @@ impl ImageSpec {
             disk_size_mib: opts.disk_size_mib,
             filesystem: model.storage.filesystem,
             cluster_units: cluster_units(model),
+            add_files: opts.add_files.clone(),
         })
     }
 

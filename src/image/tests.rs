@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::exec::{Cmd, Output, RecordingRunner};
+use crate::image::spec::AddedFile;
 use crate::model::Distro;
 use crate::profile;
 
@@ -602,4 +603,45 @@ fn our_packages_are_installed_inside_the_root_from_a_copy_of_the_repository() {
         "the package brings the first-boot unit that is enabled"
     );
     assert!(enable < cleanup);
+}
+
+#[test]
+fn added_files_are_build_inputs_and_cannot_replace_generated_files() {
+    let fx = Fixture::new();
+    let agent = AddedFile {
+        dest: "/usr/sbin/fence_site".into(),
+        bytes: b"#!/bin/sh\nexit 0\n".to_vec(),
+        mode: 0o755,
+    };
+    let mut with = fx.request();
+    with.options.add_files = vec![agent.clone()];
+    build(&with, &fake_tools(), &Reporter::silent()).unwrap();
+    // Same inputs: skipped. A changed file: rebuilt.
+    let mut same = fx.request();
+    same.options.add_files = vec![agent.clone()];
+    assert!(matches!(
+        build(&same, &fake_tools(), &Reporter::silent()).unwrap(),
+        Outcome::UpToDate(_)
+    ));
+    let mut changed = fx.request();
+    changed.options.add_files = vec![AddedFile {
+        bytes: b"#!/bin/sh\nexit 1\n".to_vec(),
+        ..agent
+    }];
+    assert!(matches!(
+        build(&changed, &fake_tools(), &Reporter::silent()).unwrap(),
+        Outcome::Built(_)
+    ));
+
+    let mut clash = fx.request();
+    clash.options.add_files = vec![AddedFile {
+        dest: "/etc/hostname".into(),
+        bytes: b"evil\n".to_vec(),
+        mode: 0o644,
+    }];
+    let tools = fake_tools();
+    let err = build(&clash, &tools, &Reporter::silent()).unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("/etc/hostname"), "{err}");
+    assert!(tools.calls().is_empty(), "{:?}", tools.lines());
 }
