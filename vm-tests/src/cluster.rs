@@ -15,6 +15,9 @@ pub const DRBD_DISK_MIB: u64 = 512;
 const SSH_T: Duration = Duration::from_secs(30);
 
 pub struct Pair {
+    /// Dropped before the lab: it listens inside the lab's namespace.
+    _switch: crate::fence::Switch,
+    pub power: crate::fence::Power,
     pub lab: Lab,
     pub vms: Vec<Vm>,
     pub ssh: Ssh,
@@ -57,11 +60,18 @@ impl Pair {
             .collect();
         let tap_refs: Vec<(&str, &str)> = taps.iter().map(|(t, b)| (t.as_str(), *b)).collect();
         let lab = Lab::create(&tap_refs)?;
+        let power = crate::fence::Power::default();
+        for s in &specs {
+            power.set(&s.name, None);
+        }
+        let switch = crate::fence::Switch::start(&lab.ns, power.clone())?;
         let ssh = Ssh {
             ns: lab.ns.clone(),
             key,
         };
         Ok(Pair {
+            _switch: switch,
+            power,
             lab,
             vms: specs.into_iter().map(Vm::new).collect(),
             ssh,
@@ -122,12 +132,21 @@ impl Pair {
     pub fn boot(&mut self, i: usize) -> Result<(), Error> {
         let ns = self.lab.ns.clone();
         let accel = self.accel;
-        self.vms[i].start(&ns, accel)
+        self.vms[i].start(&ns, accel)?;
+        self.power.set(&self.vms[i].spec.name, self.vms[i].pgid());
+        Ok(())
+    }
+
+    /// kill -9 of node `i`'s QEMU: a hard crash, no goodbye to the peer.
+    pub fn crash(&mut self, i: usize) {
+        self.vms[i].kill();
+        self.power.set(&self.vms[i].spec.name, None);
     }
 
     pub fn fresh(&mut self) -> Result<(), Error> {
         for v in &mut self.vms {
             v.kill();
+            self.power.set(&v.spec.name, None);
             v.spec.fresh_disks(DRBD_DISK_MIB)?;
         }
         Ok(())

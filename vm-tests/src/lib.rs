@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod cluster;
+pub mod fence;
 pub mod lab;
 pub mod phases;
 pub mod procs;

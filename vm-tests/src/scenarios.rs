@@ -129,22 +129,58 @@ fn ensure_key(work: &Path) -> Result<PathBuf, Error> {
     Ok(key)
 }
 
-/// The engine's profile: the lab profile, or a copy with the engine changed (same
-/// addresses), next to a copy of its secret file.
-fn profile_for(args: &Args, work: &Path, engine: Engine) -> Result<PathBuf, Error> {
-    if engine == Engine::Pacemaker {
-        return Ok(args.profile.clone());
+/// The lab's fence device for both engines: the harness's power switch.
+fn lab_fencing() -> String {
+    let ip = HARNESS_ADDR;
+    let port = crate::fence::FENCE_PORT;
+    let mut t = String::from(
+        "[fencing]\n# The paired-VM harness is the power switch (vm-tests/lab/).\nagent = \"fence_pbxlab\"\nheartbeat-plugin = \"external/pbxlab\"\n",
+    );
+    for n in ["node1", "node2"] {
+        t.push_str(&format!(
+            "\n[fencing.nodes.{n}]\nparams = {{ ipaddr = \"{ip}\", ipport = \"{port}\" }}\nheartbeat-args = [\"{n}\", \"{ip}\", \"{port}\"]\n"
+        ));
     }
+    t
+}
+
+/// Files the images get on top of the stack: the lab's fence agents.
+fn lab_agents() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab");
+    [
+        ("fence_pbxlab", "/usr/sbin/fence_pbxlab"),
+        ("pbxlab", "/usr/lib/stonith/plugins/external/pbxlab"),
+    ]
+    .iter()
+    .map(|(src, dest)| format!("{}:{dest}", dir.join(src).display()))
+    .collect()
+}
+
+/// The engine's profile: a copy of the lab profile with the engine set and the
+/// lab's fence device configured (same addresses), next to a copy of its secret.
+fn profile_for(args: &Args, work: &Path, engine: Engine) -> Result<PathBuf, Error> {
     let text = std::fs::read_to_string(&args.profile)
         .map_err(|e| Error::Lab(format!("{}: {e}", args.profile.display())))?;
     let dir = work.join("profiles");
     std::fs::create_dir_all(&dir).map_err(|e| Error::Lab(e.to_string()))?;
-    let derived = text.replace("engine = \"pacemaker\"", "engine = \"heartbeat\"");
+    let unfenced = "[fencing]\nagent = \"none\"\n";
+    if !text.contains(unfenced) {
+        return Err(Error::Lab(format!(
+            "{}: expected an unfenced lab profile ({unfenced:?}) to add the lab's fence device to",
+            args.profile.display()
+        )));
+    }
+    let derived = text
+        .replace(
+            "engine = \"pacemaker\"",
+            &format!("engine = \"{}\"", engine.name()),
+        )
+        .replace(unfenced, &lab_fencing());
     let secret = args.profile.with_file_name("lab.secret");
     if secret.exists() {
         std::fs::copy(&secret, dir.join("lab.secret")).map_err(|e| Error::Lab(e.to_string()))?;
     }
-    let path = dir.join("lab-heartbeat.toml");
+    let path = dir.join(format!("lab-{}.toml", engine.name()));
     std::fs::write(&path, derived).map_err(|e| Error::Lab(e.to_string()))?;
     Ok(path)
 }
@@ -170,6 +206,11 @@ fn ensure_images(args: &Args, work: &Path, engine: Engine, key: &Path) -> Result
             .args(["--node", node, "--out"])
             .arg(out.display().to_string())
             .args(source)
+            .args(
+                lab_agents()
+                    .iter()
+                    .flat_map(|a| ["--add-file".to_string(), a.clone()]),
+            )
             .args(["--lab", "--ssh-key"])
             .arg(key.with_extension("pub").display().to_string())
             .arg("--cache-dir")
@@ -354,11 +395,17 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64) {
         pair.sip_ok(),
         SIP_TARGET,
     );
+    // Heartbeat's drbddisk only promotes: drbd's own unit attaches the disk at boot
+    // there. Under Pacemaker the DRBD clone does it all, so drbd stays disabled.
+    let mut units = pair.services.join(" ");
+    if pair.engine == Engine::Pacemaker {
+        units.push_str(" drbd");
+    }
     for i in 0..2 {
         let out = pair
             .sh(
                 i,
-                "for u in asterisk drbd; do echo \"$u=$(systemctl is-enabled $u 2>&1)\"; done",
+                &format!("for u in {units}; do echo \"$u=$(systemctl is-enabled $u 2>&1)\"; done"),
             )
             .stdout_str();
         let ok = !out.lines().any(|l| l.ends_with("=enabled"));
@@ -538,11 +585,14 @@ fn hard_kill(
         "counter writer acknowledged 5 fsynced values",
         || Ok(counter.last_ack.load(Ordering::SeqCst) >= 5),
     )?;
+    if pair.engine == Engine::Heartbeat {
+        wait_out_initdead(pair, survivor)?;
+    }
     let offset = pair.clock_offset(survivor).unwrap_or(0.0);
     // The kill: writes are still going on.
     let kill_at = Instant::now();
     let kill_epoch = now_epoch();
-    pair.vms[active].kill();
+    pair.crash(active);
     let acked = counter.last_ack.load(Ordering::SeqCst);
     counter.stop.store(true, Ordering::SeqCst);
     drop(counter.group);
@@ -630,6 +680,30 @@ fn hard_kill(
         to,
         phases,
     })
+}
+
+/// Heartbeat uses initdead, not deadtime, for a peer lost while its own heartbeat is
+/// younger than initdead; a kill then measures initdead. Real clusters run for
+/// longer than that before a node dies, so the kill waits until the survivor's
+/// heartbeat is older than initdead.
+fn wait_out_initdead(pair: &Pair, survivor: usize) -> Result<(), Error> {
+    let script = "up=$(cut -d. -f1 /proc/uptime); \
+        since=$(systemctl show -p ActiveEnterTimestampMonotonic --value heartbeat); \
+        init=$(awk '$1 == \"initdead\" {print $2}' /etc/ha.d/ha.cf); \
+        echo $(( ${init:-0} + 2 - (up - since / 1000000) ))";
+    let left: i64 = pair
+        .check(survivor, script)?
+        .trim()
+        .parse()
+        .map_err(|e| Error::Lab(format!("heartbeat age on {}: {e}", pair.name(survivor))))?;
+    if left > 0 {
+        eprintln!(
+            "vm-tests:   waiting {left} s until {}'s heartbeat is older than initdead",
+            pair.name(survivor)
+        );
+        std::thread::sleep(Duration::from_secs(left as u64));
+    }
+    Ok(())
 }
 
 /// Boots the killed node again (same disk) and waits until the cluster is whole
@@ -812,26 +886,71 @@ fn switchover(pair: &mut Pair) -> Result<Scenario, Error> {
 
 fn both_links_cut(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(7, name_of(7), pair.engine.name());
-    pair.wait_healthy(
+    let active = pair.wait_healthy(
         Duration::from_secs(300),
         "healthy cluster before cutting both links",
     )?;
+    if pair.engine == Engine::Heartbeat {
+        wait_out_initdead(pair, active)?;
+    }
+    // Cut the passive node off both networks: the active node must fence it
+    // (through the harness's power switch) and keep the group; the cut-off node
+    // cannot reach the switch, so it must not promote.
+    let victim = 1 - active;
     let (fe, hb) = (
-        pair.vms[1].spec.tap_fe.clone(),
-        pair.vms[1].spec.tap_hb.clone(),
+        pair.vms[victim].spec.tap_fe.clone(),
+        pair.vms[victim].spec.tap_hb.clone(),
     );
+    let t = Instant::now();
     pair.lab.set_link(&fe, false)?;
     pair.lab.set_link(&hb, false)?;
-    // Node2 is cut off: the harness can only see it over the serial log, so judge
-    // DRBD roles after the links return, before DRBD reconnects resolves anything.
-    std::thread::sleep(Duration::from_secs(60));
+    s.notes.push(format!(
+        "cut {fe} and {hb} ({}'s frontend and heartbeat NICs) for 60 s; fence device: the harness (fence_pbxlab / external/pbxlab kill the node's QEMU)",
+        pair.name(victim)
+    ));
+    let mut sip_lost = 0u32;
+    while t.elapsed() < Duration::from_secs(60) {
+        if !pair.sip_ok() {
+            sip_lost += 1;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    // Judge while the cut-off node is still cut off from its peer: its DRBD role
+    // is read once the frontend (ssh) returns, before the heartbeat link does.
     pair.lab.set_link(&fe, true)?;
+    let victim_running = pair.vms[victim].running();
     let roles: Vec<String> = (0..2).map(|i| pair.drbd(i)).collect();
     pair.lab.set_link(&hb, true)?;
     let primaries = roles.iter().filter(|r| r.contains("ro:Primary")).count();
-    s.status = Status::Reported;
+    let fenced: Vec<String> = pair
+        .power
+        .events_since(t)
+        .iter()
+        .filter(|e| e.reply.starts_with("OK"))
+        .map(|e| {
+            format!(
+                "{} asked {:?} at +{:.1} s",
+                e.from,
+                e.request,
+                e.at.duration_since(t).as_secs_f64()
+            )
+        })
+        .collect();
     s.check("exactly one primary", primaries == 1, format!("{roles:?}"));
-    s.notes.push("no fence agent in the lab profile (fencing.agent = none): the outcome is reported, not judged; a QEMU-killing fence agent is not implemented".into());
+    s.check(
+        &format!("{} fenced (powered off) by its peer", pair.name(victim)),
+        !victim_running && fenced.iter().any(|f| f.contains(pair.name(victim))),
+        if fenced.is_empty() {
+            "no fence request reached the switch".to_string()
+        } else {
+            fenced.join("; ")
+        },
+    );
+    s.check(
+        &format!("the group stayed on {}", pair.name(active)),
+        pair.vip_holders() == vec![active] && pair.sip_ok(),
+        format!("SIP probes failed during the cut: {sip_lost}"),
+    );
     s.finish();
     Ok(s)
 }

@@ -155,6 +155,11 @@ impl Vm {
         }
     }
 
+    /// QEMU's process group while it runs (the lab's power switch kills it).
+    pub fn pgid(&self) -> Option<i32> {
+        self.proc.as_ref().map(|g| g.pgid)
+    }
+
     pub fn running(&mut self) -> bool {
         self.proc.as_mut().is_some_and(Group::running)
     }
