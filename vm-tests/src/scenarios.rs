@@ -361,7 +361,7 @@ fn run_engine(
     if engine == Engine::Heartbeat && args.wants(8) {
         report
             .scenarios
-            .push(baseline(&mut pair, args.kill_trials().min(5))?);
+            .push(baseline(&mut pair, args.kill_trials().min(3))?);
     }
     // Last: it may leave the pair split.
     if args.wants(7) {
