@@ -257,6 +257,8 @@ impl ImageSpec {
             "systemd-sysv",
             "udev",
             "kmod",
+            // Not pulled in by util-linux any more (sid 2.42): without it no mount unit starts.
+            "mount",
             "dbus",
             "iproute2",
             "iputils-arping",
