@@ -279,6 +279,23 @@ pub fn check_modules(root: &Path, version: &str) -> Result<()> {
     }
 }
 
+/// Programs systemd needs to boot the node; a package set that changed upstream
+/// (sid's util-linux stopped pulling in `mount`) must fail the build, not the boot.
+pub fn check_boot_tools(root: &Path) -> Result<()> {
+    let missing: Vec<&str> = ["sbin/init", "bin/mount", "bin/umount"]
+        .into_iter()
+        .filter(|p| !root.join("usr").join(p).exists() && !root.join(p).exists())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::other(
+            format!("the root has no /usr/{}", missing.join(", /usr/")),
+            "add the package that ships it with --package (e.g. mount, systemd-sysv)",
+        ))
+    }
+}
+
 fn tree_has_module(dir: &Path, module: &str) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return false;
@@ -395,6 +412,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
     let (kernel, initrd, version) =
         find_kernel(&w.root).map_err(|e| step_err("kernel check", note, e))?;
     check_modules(&w.root, &version).map_err(|e| step_err("kernel check", note, e))?;
+    check_boot_tools(&w.root).map_err(|e| step_err("root check", note, e))?;
     let status_path = w.root.join("var/lib/dpkg/status");
     let status = std::fs::read_to_string(&status_path).map_err(|e| {
         step_err(

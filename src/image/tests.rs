@@ -311,6 +311,10 @@ fn fake_tools() -> RecordingRunner {
             std::fs::create_dir_all(mods.join("net/netfilter/ipvs")).unwrap();
             std::fs::write(mods.join("drivers/block/drbd/drbd.ko.xz"), "m").unwrap();
             std::fs::write(mods.join("net/netfilter/ipvs/ip_vs.ko.xz"), "m").unwrap();
+            for tool in ["usr/sbin/init", "usr/bin/mount", "usr/bin/umount"] {
+                std::fs::create_dir_all(root.join(tool).parent().unwrap()).unwrap();
+                std::fs::write(root.join(tool), "").unwrap();
+            }
             std::fs::create_dir_all(root.join("boot")).unwrap();
             std::fs::write(root.join(format!("boot/vmlinuz-{v}")), "kernel").unwrap();
             std::fs::write(root.join(format!("boot/initrd.img-{v}")), "initrd").unwrap();
@@ -644,4 +648,18 @@ fn added_files_are_build_inputs_and_cannot_replace_generated_files() {
     assert_eq!(err.exit_code(), 2, "{err}");
     assert!(err.to_string().contains("/etc/hostname"), "{err}");
     assert!(tools.calls().is_empty(), "{:?}", tools.lines());
+}
+
+#[test]
+fn a_root_without_mount_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("usr/sbin")).unwrap();
+    std::fs::create_dir_all(root.path().join("usr/bin")).unwrap();
+    std::fs::write(root.path().join("usr/sbin/init"), "").unwrap();
+    std::fs::write(root.path().join("usr/bin/umount"), "").unwrap();
+    let err = check_boot_tools(root.path()).unwrap_err();
+    assert!(err.to_string().contains("/usr/bin/mount"), "{err}");
+    assert!(!err.to_string().contains("umount"), "{err}");
+    std::fs::write(root.path().join("usr/bin/mount"), "").unwrap();
+    check_boot_tools(root.path()).unwrap();
 }
