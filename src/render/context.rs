@@ -286,10 +286,15 @@ pub fn build(model: &Model, node: &Node) -> Context {
 
     let drbd_fencing = match (model.engine, &model.fencing) {
         (Engine::Pacemaker, Fencing::Agent { .. }) => Some(match node.drbd_module {
+            // Not crm-fence-peer.sh: it reads the peer's node_state as in_ccm="false"
+            // / crmd="offline", but Pacemaker 3 writes "0" (timestamps when up), so
+            // the handler waits out its 90 s timeout on every failover (seen in the
+            // paired VMs). This one asks Pacemaker's fencer directly; a peer fenced
+            // within the last 5 s counts, so a failover does not fence twice.
             DrbdModule::V84 => DrbdFencing {
                 policy: "resource-and-stonith",
-                fence_peer: "/usr/lib/drbd/crm-fence-peer.sh".into(),
-                unfence_peer: Some("/usr/lib/drbd/crm-unfence-peer.sh".into()),
+                fence_peer: "/usr/lib/drbd/stonith_admin-fence-peer.sh".into(),
+                unfence_peer: None,
             },
             DrbdModule::V9 => DrbdFencing {
                 policy: "resource-and-stonith",
