@@ -725,8 +725,62 @@ fn rejoin(pair: &mut Pair) -> Result<f64, Error> {
     Ok(t.elapsed().as_secs_f64())
 }
 
+/// A node fenced (powered off) by an earlier scenario is booted again and the
+/// pair waited for, as an operator would; the scenario notes it.
+fn restore_pair(pair: &mut Pair, s: &mut Scenario) -> Result<(), Error> {
+    let off: Vec<String> = pair
+        .vms
+        .iter_mut()
+        .filter_map(|v| (!v.running()).then(|| v.spec.name.clone()))
+        .collect();
+    if off.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "vm-tests: {} powered off before this scenario: booting it again",
+        off.join(", ")
+    );
+    let secs = rejoin(pair)?;
+    s.notes.push(format!(
+        "{} was powered off (fenced in an earlier scenario) and booted again first: rejoined in {secs:.0} s",
+        off.join(", ")
+    ));
+    Ok(())
+}
+
+/// Fence requests the switch carried out since `t`, for "nobody was fenced" checks.
+fn fenced_since(pair: &Pair, t: Instant) -> Vec<String> {
+    pair.power
+        .events_since(t)
+        .iter()
+        .filter(|e| e.reply.starts_with("OK"))
+        .map(|e| {
+            format!(
+                "{} asked {:?} at +{:.1} s",
+                e.from,
+                e.request,
+                e.at.duration_since(t).as_secs_f64()
+            )
+        })
+        .collect()
+}
+
+fn check_nobody_fenced(pair: &Pair, s: &mut Scenario, t: Instant) {
+    let fenced = fenced_since(pair, t);
+    s.check(
+        "no node fenced",
+        fenced.is_empty(),
+        if fenced.is_empty() {
+            "no fence request".to_string()
+        } else {
+            fenced.join("; ")
+        },
+    );
+}
+
 fn asterisk_killed(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(4, name_of(4), pair.engine.name());
+    restore_pair(pair, &mut s)?;
     let active = pair.wait_healthy(
         Duration::from_secs(300),
         "healthy cluster before killing Asterisk",
@@ -753,6 +807,9 @@ fn asterisk_killed(pair: &mut Pair) -> Result<Scenario, Error> {
             )
         }),
     );
+    // Wait for a late reaction (e.g. a DRBD reconnect that fences) before judging.
+    std::thread::sleep(Duration::from_secs(20));
+    check_nobody_fenced(pair, &mut s, t);
     if pair.engine == Engine::Heartbeat && back.is_none() {
         s.notes.push("Heartbeat in haresources mode does not monitor resources: a dead Asterisk stays dead unless its unit restarts it".into());
     }
@@ -776,11 +833,13 @@ fn asterisk_killed(pair: &mut Pair) -> Result<Scenario, Error> {
 
 fn one_link_cut(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(5, name_of(5), pair.engine.name());
+    restore_pair(pair, &mut s)?;
     let active = pair.wait_healthy(
         Duration::from_secs(300),
         "healthy cluster before the link cut",
     )?;
     let tap = pair.vms[1].spec.tap_hb.clone();
+    let cut_at = Instant::now();
     pair.lab.set_link(&tap, false)?;
     s.notes.push(format!(
         "cut {tap} (node2's heartbeat NIC; DRBD replicates on that network too) for 30 s"
@@ -819,12 +878,15 @@ fn one_link_cut(pair: &mut Pair) -> Result<Scenario, Error> {
         h == vec![active],
         format!("{h:?}"),
     );
+    check_nobody_fenced(pair, &mut s, cut_at);
     s.finish();
     Ok(s)
 }
 
 fn switchover(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(6, name_of(6), pair.engine.name());
+    restore_pair(pair, &mut s)?;
+    let started = Instant::now();
     let active = pair.wait_healthy(
         Duration::from_secs(300),
         "healthy cluster before the switchover",
@@ -878,6 +940,7 @@ fn switchover(pair: &mut Pair) -> Result<Scenario, Error> {
         back.is_ok(),
         format!("{fb:.1} s"),
     );
+    check_nobody_fenced(pair, &mut s, started);
     s.notes
         .push(format!("switchover {sw:.1} s, failback {fb:.1} s"));
     s.finish();
@@ -886,6 +949,7 @@ fn switchover(pair: &mut Pair) -> Result<Scenario, Error> {
 
 fn both_links_cut(pair: &mut Pair) -> Result<Scenario, Error> {
     let mut s = Scenario::new(7, name_of(7), pair.engine.name());
+    restore_pair(pair, &mut s)?;
     let active = pair.wait_healthy(
         Duration::from_secs(300),
         "healthy cluster before cutting both links",
@@ -922,20 +986,7 @@ fn both_links_cut(pair: &mut Pair) -> Result<Scenario, Error> {
     let roles: Vec<String> = (0..2).map(|i| pair.drbd(i)).collect();
     pair.lab.set_link(&hb, true)?;
     let primaries = roles.iter().filter(|r| r.contains("ro:Primary")).count();
-    let fenced: Vec<String> = pair
-        .power
-        .events_since(t)
-        .iter()
-        .filter(|e| e.reply.starts_with("OK"))
-        .map(|e| {
-            format!(
-                "{} asked {:?} at +{:.1} s",
-                e.from,
-                e.request,
-                e.at.duration_since(t).as_secs_f64()
-            )
-        })
-        .collect();
+    let fenced = fenced_since(pair, t);
     s.check("exactly one primary", primaries == 1, format!("{roles:?}"));
     s.check(
         &format!("{} fenced (powered off) by its peer", pair.name(victim)),
@@ -958,6 +1009,7 @@ fn both_links_cut(pair: &mut Pair) -> Result<Scenario, Error> {
 /// Scenario 8: the hard kill again with the seed's timing on the heartbeat engine.
 fn baseline(pair: &mut Pair, trials: u32) -> Result<Scenario, Error> {
     let mut s = Scenario::new(8, name_of(8), pair.engine.name());
+    restore_pair(pair, &mut s)?;
     pair.wait_healthy(
         Duration::from_secs(300),
         "healthy cluster before the baseline",
