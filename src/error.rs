@@ -126,6 +126,17 @@ pub fn format(err: &Error) -> String {
         out.push_str(&format!("cause: {c}\n"));
         cause = c.source();
     }
+    // A step's own error may carry the fix; it comes before what the step says
+    // about the state it left.
+    let mut inner = err;
+    while let Error::Step { source, .. } = inner {
+        inner = source;
+    }
+    if !std::ptr::eq(inner, err)
+        && let Some(fix) = inner.note()
+    {
+        out.push_str(&format!("note: {fix}\n"));
+    }
     if let Some(note) = err.note() {
         out.push_str(&format!("note: {note}\n"));
     }
