@@ -260,6 +260,15 @@ pub struct ImageBuildArgs {
     /// executable, else 0644. Repeatable.
     #[arg(long = "add-file", value_name = "SRC:DEST")]
     pub add_files: Vec<String>,
+    /// Start from a published cloud image (http/https URL, qcow2 or raw) instead
+    /// of mmdebstrap: downloaded into the cache, verified against its checksum
+    /// list, its root unpacked and the stack installed into it. Needs loop devices.
+    #[arg(long, value_name = "URL")]
+    pub base_image: Option<String>,
+    /// The checksum list that vouches for --base-image [default: SHA512SUMS
+    /// (Debian) or SHA256SUMS (Ubuntu) beside the image].
+    #[arg(long, value_name = "URL", requires = "base_image")]
+    pub base_sums: Option<String>,
     /// Build even if the manifest says nothing changed.
     #[arg(long)]
     pub force: bool,

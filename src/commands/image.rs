@@ -15,7 +15,7 @@ pub fn run(cmd: &ImageCommand, quiet: bool) -> Result<ExitCode> {
 
 /// The build runs mmdebstrap in root mode and keeps file owners through
 /// `mkfs.ext4 -d`; both need root. Missing tools are named with their package.
-fn preflight() -> Result<()> {
+fn preflight(from_base: bool) -> Result<()> {
     // /proc/self/status tells the effective uid without unsafe libc calls.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let euid = status
@@ -32,6 +32,9 @@ fn preflight() -> Result<()> {
     let path = std::env::var("PATH").unwrap_or_default();
     let mut missing: Vec<&str> = plan::TOOLS
         .iter()
+        .chain(if from_base { plan::BASE_TOOLS } else { &[] })
+        // A base image replaces mmdebstrap.
+        .filter(|(prog, _)| !(from_base && *prog == "mmdebstrap"))
         .filter(|(prog, _)| {
             !std::env::split_paths(&path)
                 .chain(["/usr/sbin".into(), "/sbin".into()])
@@ -55,7 +58,7 @@ fn preflight() -> Result<()> {
 
 fn build(args: &ImageBuildArgs, quiet: bool) -> Result<ExitCode> {
     let loaded = profile::load(&args.profile)?;
-    preflight()?;
+    preflight(args.base_image.is_some())?;
     let ssh_key = match &args.ssh_key {
         Some(p) => Some(
             std::fs::read_to_string(p).map_err(|e| Error::io("cannot read the ssh key", p, e))?,
@@ -81,6 +84,8 @@ fn build(args: &ImageBuildArgs, quiet: bool) -> Result<ExitCode> {
         lab: args.lab,
         ssh_key,
         disk_size_mib: args.disk_size,
+        base_image: args.base_image.clone(),
+        base_sums: args.base_sums.clone(),
         add_files: args
             .add_files
             .iter()

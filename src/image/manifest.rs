@@ -49,6 +49,17 @@ pub struct Inputs {
     pub disk_size_mib: u64,
     /// The files the image carries, path -> sha256, so a template change rebuilds.
     pub files: Vec<(String, String)>,
+    /// The published image the root started from: URL and its listed digest.
+    /// Absent for mmdebstrap builds (their input hash stays what it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_image: Option<BaseInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseInput {
+    pub url: String,
+    pub algo: String,
+    pub digest: String,
 }
 
 impl Inputs {

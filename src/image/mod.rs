@@ -9,6 +9,7 @@
 //! is renamed, the manifest last); a build whose input sha256 matches the
 //! manifest's, with its artifacts present, is skipped.
 
+pub mod base;
 pub mod download;
 pub mod files;
 pub mod manifest;
@@ -169,6 +170,7 @@ fn inputs(
     profile: &ProfileFiles,
     files: &FileSet,
     setup: &FileSet,
+    base: Option<&(String, download::Listed)>,
 ) -> Result<Inputs> {
     let source = match &spec.install {
         spec::Install::Binary(b) => {
@@ -201,6 +203,11 @@ fn inputs(
         ssh_key_sha256: spec.ssh_key.as_ref().map(|k| sha256_hex(k.as_bytes())),
         disk_size_mib: spec.disk_size_mib,
         files: all,
+        base_image: base.map(|(url, l)| manifest::BaseInput {
+            url: url.clone(),
+            algo: l.algo.clone(),
+            digest: l.hex.clone(),
+        }),
     })
 }
 
@@ -324,6 +331,64 @@ fn tree_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// The root from a published image: download and verify it, unpack its root
+/// partition, check that it is the profile's distro, install the stack into it.
+/// A failure names its step; `note` says what the failed build left.
+#[allow(clippy::too_many_arguments)]
+fn base_root(
+    spec: &ImageSpec,
+    b: &spec::BaseImage,
+    listed: &download::Listed,
+    w: &WorkPaths,
+    cache: &Path,
+    repo_line: Option<&str>,
+    runner: &dyn Runner,
+    progress: &Reporter,
+    note: &str,
+) -> Result<()> {
+    let fail = |step: &'static str| move |e: Error| step_err(step, note, e);
+    let image = download::fetch_verified(&b.url, listed, &cache.join("base-images"), progress)
+        .map_err(|e| {
+            fail("base image (download)")(Error::other(
+                e.to_string(),
+                "a corrupt or unlisted download is never used",
+            ))
+        })?;
+    let s = progress.step(&format!(
+        "[1/3] root filesystem: {} from {} ({} packages added)",
+        spec.distro.name(),
+        image.file_name().unwrap_or_default().to_string_lossy(),
+        spec.packages.len()
+    ));
+    let step = "base image (unpack)";
+    runner
+        .run_ok(&base::to_raw(&image, &w.base_raw))
+        .map_err(|e| fail(step)(e.into()))?;
+    let table = runner
+        .run_ok(&base::partitions(&w.base_raw))
+        .map_err(|e| fail(step)(e.into()))?;
+    let layout = base::layout(&table.stdout_str())
+        .map_err(|e| fail(step)(Error::other(e.to_string(), e.fix())))?;
+    for dir in [&w.root, &w.mnt] {
+        std::fs::create_dir_all(dir).map_err(|e| fail(step)(Error::io("cannot create", dir, e)))?;
+    }
+    runner
+        .run_ok(&base::unpack(&w.base_raw, &layout, w))
+        .map_err(|e| fail(step)(e.into()))?;
+    // The raw copy is as large as the image's disk; the root is all we need now.
+    let _ = std::fs::remove_file(&w.base_raw);
+    let distro_step = "base image (distro)";
+    let (id, version) = base::os_release(&w.root)
+        .map_err(|e| fail(distro_step)(Error::other(e.to_string(), e.fix())))?;
+    base::check_distro(spec.distro, &id, version.as_deref())
+        .map_err(|e| fail(distro_step)(Error::usage(e.to_string(), e.fix())))?;
+    runner
+        .run_ok(&base::customize(spec, w, repo_line))
+        .map_err(|e| fail("root filesystem (install into the base image)")(e.into()))?;
+    s.done();
+    Ok(())
+}
+
 /// Builds the image, or finds it up to date.
 pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Result<Outcome> {
     let started = Instant::now();
@@ -359,7 +424,25 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
         spec::Install::Binary(_) => None,
     };
     let setup = files::setup(&spec);
-    let inputs = inputs(&spec, &profile, &files, &setup)?;
+    // A base image is known by the digest its publisher lists: an unchanged image
+    // is recognised without downloading it.
+    let base = match &spec.base {
+        Some(b) => Some((
+            b.url.clone(),
+            download::expected_digest(&b.url, &b.sums_url).map_err(|e| {
+                step_err(
+                    "base image (checksum list)",
+                    "nothing was built",
+                    Error::other(
+                        e.to_string(),
+                        "check --base-image and --base-sums (Debian publishes SHA512SUMS, Ubuntu SHA256SUMS)",
+                    ),
+                )
+            })?,
+        )),
+        None => None,
+    };
+    let inputs = inputs(&spec, &profile, &files, &setup, base.as_ref())?;
     let input_sha256 = inputs.sha256();
     let manifest_file = manifest_path(&req.out, &node);
     if !req.force
@@ -398,16 +481,31 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
             })?;
     }
 
-    let s = progress.step(&format!(
-        "[1/3] root filesystem: {} {} with {} packages (mmdebstrap)",
-        spec.distro.name(),
-        spec.suite,
-        spec.packages.len()
-    ));
-    runner
-        .run_ok(&plan::mmdebstrap(&spec, &w, repo_line.as_deref()))
-        .map_err(|e| step_err("root filesystem (mmdebstrap)", note, e.into()))?;
-    s.done();
+    match (&spec.base, &base) {
+        (Some(b), Some((_, listed))) => base_root(
+            &spec,
+            b,
+            listed,
+            &w,
+            &req.cache,
+            repo_line.as_deref(),
+            runner,
+            progress,
+            note,
+        )?,
+        _ => {
+            let s = progress.step(&format!(
+                "[1/3] root filesystem: {} {} with {} packages (mmdebstrap)",
+                spec.distro.name(),
+                spec.suite,
+                spec.packages.len()
+            ));
+            runner
+                .run_ok(&plan::mmdebstrap(&spec, &w, repo_line.as_deref()))
+                .map_err(|e| step_err("root filesystem (mmdebstrap)", note, e.into()))?;
+            s.done();
+        }
+    }
 
     let (kernel, initrd, version) =
         find_kernel(&w.root).map_err(|e| step_err("kernel check", note, e))?;

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use super::files::{FIRSTBOOT_UNIT, LAB_REPORT_UNIT};
-use super::spec::{BOOT_MIB, ImageSpec, Install, ROOT_LABEL};
+use super::spec::{BOOT_LABEL, BOOT_MIB, ImageSpec, Install, ROOT_LABEL};
 use crate::exec::Cmd;
 
 /// Where the build keeps its intermediate files; all under one temporary folder
@@ -17,6 +17,10 @@ use crate::exec::Cmd;
 #[derive(Debug, Clone)]
 pub struct WorkPaths {
     pub root: PathBuf,
+    /// A base image's root (and /boot) is mounted here, inside a private namespace.
+    pub mnt: PathBuf,
+    /// A base image converted to raw, for its partitions.
+    pub base_raw: PathBuf,
     /// Files synced into the root before apt runs (sources, pins, the repo dir).
     pub setup: PathBuf,
     /// Files synced into the root after the packages are installed.
@@ -33,6 +37,8 @@ impl WorkPaths {
     pub fn new(work: &Path, cache: &Path, node: &str) -> Self {
         WorkPaths {
             root: work.join("root"),
+            mnt: work.join("mnt"),
+            base_raw: work.join("base.raw"),
             setup: work.join("setup"),
             files: work.join("files"),
             cache: cache.to_path_buf(),
@@ -103,6 +109,113 @@ pub fn unit_changes(spec: &ImageSpec) -> (Vec<String>, Vec<String>, Vec<String>)
     (enable, spec.cluster_units.clone(), mask)
 }
 
+/// One step that prepares or finishes the root. mmdebstrap runs them as its hooks;
+/// a base image's root runs the same steps as one script ([`super::base`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    /// Copies a host folder's contents into the root (mmdebstrap's `sync-in`).
+    SyncIn(PathBuf, String),
+    /// Copies a root folder's contents out to the host (`sync-out`).
+    SyncOut(String, PathBuf),
+    /// A shell command; `$1` is the root.
+    Shell(String),
+}
+
+impl Hook {
+    pub fn mmdebstrap(&self) -> String {
+        match self {
+            Hook::SyncIn(src, dest) => format!("sync-in {} {dest}", q(src)),
+            Hook::SyncOut(src, dest) => format!("sync-out {src} {}", q(dest)),
+            Hook::Shell(s) => s.clone(),
+        }
+    }
+
+    pub fn script(&self) -> String {
+        match self {
+            Hook::SyncIn(src, dest) => {
+                format!("mkdir -p \"$1\"{dest} && cp -a {}/. \"$1\"{dest}", q(src))
+            }
+            Hook::SyncOut(src, dest) => {
+                format!("mkdir -p {d} && cp -a \"$1\"{src}/. {d}", d = q(dest))
+            }
+            Hook::Shell(s) => s.clone(),
+        }
+    }
+}
+
+/// Before apt runs: our .deb cache and the extra sources with their pins.
+pub fn setup_hooks(w: &WorkPaths) -> Vec<Hook> {
+    vec![
+        Hook::Shell("mkdir -p \"$1\"/var/cache/apt/archives/".into()),
+        Hook::SyncIn(w.cache.clone(), "/var/cache/apt/archives/".into()),
+        Hook::SyncIn(w.setup.clone(), "/".into()),
+    ]
+}
+
+/// After the stack is installed: the cache back out, pbx-cluster from our
+/// repository, our files, the units, and the build-only bits removed.
+pub fn customize_hooks(spec: &ImageSpec, w: &WorkPaths, repo_line: Option<&str>) -> Vec<Hook> {
+    let mut h = vec![Hook::SyncOut(
+        "/var/cache/apt/archives".into(),
+        w.cache.clone(),
+    )];
+    if let (Install::Repo(repo), Some(line)) = (&spec.install, repo_line) {
+        h.push(Hook::Shell(format!("mkdir -p \"$1\"{REPO_IN_ROOT}")));
+        h.push(Hook::SyncIn(repo.clone(), REPO_IN_ROOT.into()));
+        h.push(Hook::Shell(format!(
+            "printf '%s\\n' {} > \"$1\"/{REPO_LIST}",
+            q(Path::new(line.trim()))
+        )));
+        h.push(Hook::Shell("chroot \"$1\" apt-get update -q".into()));
+        h.push(Hook::Shell(format!(
+            "chroot \"$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {}",
+            spec.from_repo.join(" ")
+        )));
+    }
+    h.push(Hook::SyncIn(w.files.clone(), "/".into()));
+    let (enable, disable, mask) = unit_changes(spec);
+    h.push(Hook::Shell(format!(
+        "chroot \"$1\" systemctl enable {}",
+        enable.join(" ")
+    )));
+    // Installed, but started by `pbx-cluster init` only once the node is configured.
+    h.push(Hook::Shell(format!(
+        "for u in {}; do chroot \"$1\" systemctl disable \"$u\" 2>/dev/null || true; done",
+        disable.join(" ")
+    )));
+    if !mask.is_empty() {
+        h.push(Hook::Shell(format!(
+            "chroot \"$1\" systemctl mask {}",
+            mask.join(" ")
+        )));
+    }
+    h.push(Hook::Shell(format!(
+        "rm -rf \"$1\"{REPO_IN_ROOT} \"$1\"/{REPO_LIST} \"$1\"/var/cache/apt/archives/*.deb"
+    )));
+    h
+}
+
+/// What apt installs before our repository is reachable: the stack without what
+/// comes from our repository (mmdebstrap runs apt outside the root, where a
+/// `file:` source inside the root does not exist).
+pub fn include_packages(spec: &ImageSpec) -> Vec<&str> {
+    spec.packages
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !spec.from_repo.iter().any(|r| r == p))
+        .collect()
+}
+
+/// The root's main apt source: the profile distro's mirror, suite and components.
+pub fn main_source_line(spec: &ImageSpec) -> String {
+    format!(
+        "deb {} {} {}",
+        spec.mirror,
+        spec.suite,
+        spec.components.join(" ")
+    )
+}
+
 pub fn mmdebstrap(spec: &ImageSpec, w: &WorkPaths, repo_line: Option<&str>) -> Cmd {
     let mut c = Cmd::new("mmdebstrap").args([
         "--mode=root",
@@ -115,70 +228,20 @@ pub fn mmdebstrap(spec: &ImageSpec, w: &WorkPaths, repo_line: Option<&str>) -> C
     if let Some(k) = &spec.keyring {
         c = c.arg(format!("--keyring={k}"));
     }
-    // What comes from our repository is installed later, inside the root: mmdebstrap
-    // runs apt outside it, where a file: source inside the root does not exist.
-    let include: Vec<&str> = spec
-        .packages
-        .iter()
-        .map(String::as_str)
-        .filter(|p| !spec.from_repo.iter().any(|r| r == p))
-        .collect();
-    c = c.arg(format!("--include={}", include.join(",")));
+    c = c.arg(format!("--include={}", include_packages(spec).join(",")));
     // mmdebstrap(1), "keep downloaded packages": skip emptying the archive cache,
     // seed it from our cache before apt runs and copy it back afterwards.
     c = c.args(["--skip=download/empty", "--skip=essential/unlink"]);
-    c = c.arg("--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/");
-    c = c.arg(format!(
-        "--setup-hook=sync-in {} /var/cache/apt/archives/",
-        q(&w.cache)
-    ));
-    c = c.arg(format!("--setup-hook=sync-in {} /", q(&w.setup)));
-    c = c.arg(format!(
-        "--customize-hook=sync-out /var/cache/apt/archives {}",
-        q(&w.cache)
-    ));
-    if let (Install::Repo(repo), Some(line)) = (&spec.install, repo_line) {
-        c = c.arg(format!("--customize-hook=mkdir -p \"$1\"{REPO_IN_ROOT}"));
-        c = c.arg(format!(
-            "--customize-hook=sync-in {} {REPO_IN_ROOT}",
-            q(repo)
-        ));
-        c = c.arg(format!(
-            "--customize-hook=printf '%s\\n' {} > \"$1\"/{REPO_LIST}",
-            q(Path::new(line.trim()))
-        ));
-        c = c.arg("--customize-hook=chroot \"$1\" apt-get update -q");
-        c = c.arg(format!(
-            "--customize-hook=chroot \"$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends {}",
-            spec.from_repo.join(" ")
-        ));
+    for h in setup_hooks(w) {
+        c = c.arg(format!("--setup-hook={}", h.mmdebstrap()));
     }
-    c = c.arg(format!("--customize-hook=sync-in {} /", q(&w.files)));
-    let (enable, disable, mask) = unit_changes(spec);
-    c = c.arg(format!(
-        "--customize-hook=chroot \"$1\" systemctl enable {}",
-        enable.join(" ")
-    ));
-    // Installed, but started by `pbx-cluster init` only once the node is configured.
-    c = c.arg(format!(
-        "--customize-hook=for u in {}; do chroot \"$1\" systemctl disable \"$u\" 2>/dev/null || true; done",
-        disable.join(" ")
-    ));
-    if !mask.is_empty() {
-        c = c.arg(format!(
-            "--customize-hook=chroot \"$1\" systemctl mask {}",
-            mask.join(" ")
-        ));
+    for h in customize_hooks(spec, w, repo_line) {
+        c = c.arg(format!("--customize-hook={}", h.mmdebstrap()));
     }
-    c = c.arg(format!(
-        "--customize-hook=rm -rf \"$1\"{REPO_IN_ROOT} \"$1\"/{REPO_LIST} \"$1\"/var/cache/apt/archives/*.deb"
-    ));
-    c = c.arg(spec.suite.clone()).arg(p(&w.root)).arg(format!(
-        "deb {} {} {}",
-        spec.mirror,
-        spec.suite,
-        spec.components.join(" ")
-    ));
+    c = c
+        .arg(spec.suite.clone())
+        .arg(p(&w.root))
+        .arg(main_source_line(spec));
     c.timeout(std::time::Duration::from_secs(3600))
 }
 
@@ -209,7 +272,7 @@ pub fn disk(spec: &ImageSpec, w: &WorkPaths, kernel: &Path, initrd: &Path) -> Ve
         ]),
         Cmd::new("mkfs.vfat").args([
             "-n".to_string(),
-            "PBXBOOT".into(),
+            BOOT_LABEL.into(),
             "-C".into(),
             p(&w.boot_img),
             (BOOT_MIB * 1024).to_string(),
@@ -270,6 +333,14 @@ pub fn disk(spec: &ImageSpec, w: &WorkPaths, kernel: &Path, initrd: &Path) -> Ve
         ]),
     ]
 }
+
+/// More programs when the root comes from a published image.
+pub const BASE_TOOLS: &[(&str, &str)] = &[
+    ("unshare", "util-linux"),
+    ("mount", "mount"),
+    ("chroot", "coreutils"),
+    ("cp", "coreutils"),
+];
 
 /// Programs the build runs, and the Debian packages that provide them.
 pub const TOOLS: &[(&str, &str)] = &[

@@ -33,6 +33,17 @@ pub struct ImageOptions {
     pub disk_size_mib: u64,
     /// Local files copied into the image (vendor tools, e.g. a fence agent).
     pub add_files: Vec<AddedFile>,
+    /// A published cloud image (http/https URL) to start from instead of mmdebstrap.
+    pub base_image: Option<String>,
+    /// Its checksum list [default: SHA512SUMS (Debian) or SHA256SUMS (Ubuntu) beside it].
+    pub base_sums: Option<String>,
+}
+
+/// A published image the root starts from, and the list that vouches for it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BaseImage {
+    pub url: String,
+    pub sums_url: String,
 }
 
 /// A file from `--add-file SRC:DEST`.
@@ -93,6 +104,8 @@ pub struct ImageSpec {
     /// Their digests are part of the build inputs through the file set.
     #[serde(skip)]
     pub add_files: Vec<AddedFile>,
+    /// `None`: the root is made by mmdebstrap.
+    pub base: Option<BaseImage>,
 }
 
 /// The FAT boot partition holding syslinux, the kernel and the initrd.
@@ -100,6 +113,8 @@ pub const BOOT_MIB: u64 = 256;
 /// The default disk size; qcow2 stores only what is used.
 pub const DEFAULT_DISK_MIB: u64 = 4096;
 pub const ROOT_LABEL: &str = "pbxroot";
+/// The FAT boot partition's label (mounted by the node, see files::BOOT_MOUNT).
+pub const BOOT_LABEL: &str = "PBXBOOT";
 
 pub fn default_mirror(distro: Distro) -> &'static str {
     if distro.is_ubuntu() {
@@ -142,6 +157,15 @@ fn pins_for(sources: &[String]) -> String {
         ));
     }
     out
+}
+
+/// The checksum list the distro publishes beside its cloud images.
+pub fn default_sums_name(distro: Distro) -> &'static str {
+    if distro.is_ubuntu() {
+        "SHA256SUMS"
+    } else {
+        "SHA512SUMS"
+    }
 }
 
 pub fn kernel_package(distro: Distro) -> &'static str {
@@ -202,6 +226,10 @@ pub enum SpecError {
     MetaWithoutRepo,
     #[error("the disk of {0} MiB is too small; give at least 1024")]
     DiskTooSmall(u64),
+    #[error("--base-image {0}: not an http:// or https:// URL")]
+    BaseUrl(String),
+    #[error("--base-sums needs --base-image")]
+    SumsWithoutBase,
 }
 
 impl SpecError {
@@ -213,6 +241,10 @@ impl SpecError {
             }
             SpecError::MetaWithoutRepo => "add --repo DIR".into(),
             SpecError::DiskTooSmall(_) => "e.g. --disk-size 4096".into(),
+            SpecError::BaseUrl(_) => {
+                "give the published image's URL, e.g. https://cloud.debian.org/images/cloud/trixie/latest/debian-13-genericcloud-amd64.qcow2".into()
+            }
+            SpecError::SumsWithoutBase => "add --base-image URL, or drop --base-sums".into(),
         }
     }
 }
@@ -238,6 +270,25 @@ impl ImageSpec {
             return Err(SpecError::DiskTooSmall(opts.disk_size_mib));
         }
         let distro = model.distro;
+        let base = match (&opts.base_image, &opts.base_sums) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(SpecError::SumsWithoutBase),
+            (Some(url), sums) => {
+                let web = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+                if !web(url) || url.ends_with('/') {
+                    return Err(SpecError::BaseUrl(url.clone()));
+                }
+                if let Some(s) = sums.as_deref().filter(|s| !web(s)) {
+                    return Err(SpecError::BaseUrl(s.to_string()));
+                }
+                Some(BaseImage {
+                    url: url.clone(),
+                    sums_url: sums.clone().unwrap_or_else(|| {
+                        super::download::sums_url_beside(url, default_sums_name(distro))
+                    }),
+                })
+            }
+        };
         let mirror = opts
             .mirror
             .clone()
@@ -323,6 +374,7 @@ impl ImageSpec {
             filesystem: model.storage.filesystem,
             cluster_units: cluster_units(model),
             add_files: opts.add_files.clone(),
+            base,
         })
     }
 

@@ -304,26 +304,7 @@ fn bad_requests_are_usage_errors_with_a_fix() {
 fn fake_tools() -> RecordingRunner {
     RecordingRunner::new().respond_with(|cmd: &Cmd| match cmd.program.as_str() {
         "mmdebstrap" => {
-            let root = PathBuf::from(&cmd.args[cmd.args.len() - 2]);
-            let v = "7.2.13+deb14-cloud-amd64";
-            let mods = root.join(format!("usr/lib/modules/{v}/kernel"));
-            std::fs::create_dir_all(mods.join("drivers/block/drbd")).unwrap();
-            std::fs::create_dir_all(mods.join("net/netfilter/ipvs")).unwrap();
-            std::fs::write(mods.join("drivers/block/drbd/drbd.ko.xz"), "m").unwrap();
-            std::fs::write(mods.join("net/netfilter/ipvs/ip_vs.ko.xz"), "m").unwrap();
-            for tool in ["usr/sbin/init", "usr/bin/mount", "usr/bin/umount"] {
-                std::fs::create_dir_all(root.join(tool).parent().unwrap()).unwrap();
-                std::fs::write(root.join(tool), "").unwrap();
-            }
-            std::fs::create_dir_all(root.join("boot")).unwrap();
-            std::fs::write(root.join(format!("boot/vmlinuz-{v}")), "kernel").unwrap();
-            std::fs::write(root.join(format!("boot/initrd.img-{v}")), "initrd").unwrap();
-            std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
-            std::fs::write(
-                root.join("var/lib/dpkg/status"),
-                "Package: asterisk\nStatus: install ok installed\nVersion: 1:22.5.2-3\n",
-            )
-            .unwrap();
+            fake_root(Path::new(&cmd.args[cmd.args.len() - 2]));
             Some(Output::ok(Vec::new()))
         }
         "qemu-img" => {
@@ -332,6 +313,30 @@ fn fake_tools() -> RecordingRunner {
         }
         _ => None,
     })
+}
+
+/// What mmdebstrap (or an unpacked cloud image) leaves: a kernel with drbd and
+/// ip_vs, the boot tools, a dpkg status.
+fn fake_root(root: &Path) {
+    let v = "7.2.13+deb14-cloud-amd64";
+    let mods = root.join(format!("usr/lib/modules/{v}/kernel"));
+    std::fs::create_dir_all(mods.join("drivers/block/drbd")).unwrap();
+    std::fs::create_dir_all(mods.join("net/netfilter/ipvs")).unwrap();
+    std::fs::write(mods.join("drivers/block/drbd/drbd.ko.xz"), "m").unwrap();
+    std::fs::write(mods.join("net/netfilter/ipvs/ip_vs.ko.xz"), "m").unwrap();
+    for tool in ["usr/sbin/init", "usr/bin/mount", "usr/bin/umount"] {
+        std::fs::create_dir_all(root.join(tool).parent().unwrap()).unwrap();
+        std::fs::write(root.join(tool), "").unwrap();
+    }
+    std::fs::create_dir_all(root.join("boot")).unwrap();
+    std::fs::write(root.join(format!("boot/vmlinuz-{v}")), "kernel").unwrap();
+    std::fs::write(root.join(format!("boot/initrd.img-{v}")), "initrd").unwrap();
+    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    std::fs::write(
+        root.join("var/lib/dpkg/status"),
+        "Package: asterisk\nStatus: install ok installed\nVersion: 1:22.5.2-3\n",
+    )
+    .unwrap();
 }
 
 struct Fixture {
@@ -662,4 +667,303 @@ fn a_root_without_mount_is_refused() {
     assert!(!err.to_string().contains("umount"), "{err}");
     std::fs::write(root.path().join("usr/bin/mount"), "").unwrap();
     check_boot_tools(root.path()).unwrap();
+}
+
+/// Runs the generated boot hook with its folders pointed at temporary ones.
+fn run_boot_hook(boot: &Path, kernels: &Path) -> std::process::Output {
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), files::boot_hook()).unwrap();
+    std::process::Command::new("sh")
+        .arg(script.path())
+        .arg("ignored-version")
+        .env("PBX_BOOT_DIR", boot)
+        .env("PBX_KERNEL_DIR", kernels)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_boot_hook_puts_the_newest_kernel_on_the_boot_partition_and_keeps_the_last() {
+    let d = tempfile::tempdir().unwrap();
+    let (boot, kernels) = (d.path().join("fat"), d.path().join("boot"));
+    std::fs::create_dir_all(&boot).unwrap();
+    std::fs::create_dir_all(&kernels).unwrap();
+    for (v, body) in [
+        ("6.1.0-9-cloud-amd64", "nine"),
+        ("6.1.0-10-cloud-amd64", "ten"),
+    ] {
+        std::fs::write(
+            kernels.join(format!("vmlinuz-{v}")),
+            format!("kernel {body}"),
+        )
+        .unwrap();
+        std::fs::write(
+            kernels.join(format!("initrd.img-{v}")),
+            format!("initrd {body}"),
+        )
+        .unwrap();
+    }
+    // Not mounted (no syslinux.cfg): refused loudly, nothing written.
+    let out = run_boot_hook(&boot, &kernels);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("6.1.0-10-cloud-amd64") && err.contains("LABEL=PBXBOOT"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&boot).unwrap().count(), 0);
+
+    std::fs::write(boot.join("syslinux.cfg"), files::syslinux_cfg("root=x")).unwrap();
+    std::fs::write(boot.join("vmlinuz"), "kernel nine").unwrap();
+    std::fs::write(boot.join("initrd.img"), "initrd nine").unwrap();
+    let out = run_boot_hook(&boot, &kernels);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // sort -V: 10 is newer than 9.
+    let read = |f: &str| std::fs::read_to_string(boot.join(f)).unwrap();
+    assert_eq!(
+        (read("vmlinuz"), read("initrd.img")),
+        ("kernel ten".into(), "initrd ten".into())
+    );
+    assert_eq!(
+        (read("vmlinuz.old"), read("initrd.old")),
+        ("kernel nine".into(), "initrd nine".into())
+    );
+    assert!(!boot.join("vmlinuz.new").exists() && !boot.join("initrd.new").exists());
+    let cfg = read("syslinux.cfg");
+    assert!(
+        cfg.contains("LINUX /vmlinuz.old") && cfg.contains("INITRD /initrd.old"),
+        "{cfg}"
+    );
+
+    // Current already: nothing to do, the kept pair stays the previous kernel.
+    let out = run_boot_hook(&boot, &kernels);
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert_eq!(read("vmlinuz.old"), "kernel nine");
+
+    // A kernel whose initrd is not made yet waits for the initramfs hook's call.
+    std::fs::write(
+        kernels.join("vmlinuz-6.1.0-11-cloud-amd64"),
+        "kernel eleven",
+    )
+    .unwrap();
+    assert!(run_boot_hook(&boot, &kernels).status.success());
+    assert_eq!(read("vmlinuz"), "kernel ten");
+}
+
+#[test]
+fn the_node_mounts_the_boot_partition_where_the_hooks_look() {
+    let spec = ImageSpec::resolve(&model_for("debian-sid"), &opts("node1")).unwrap();
+    let set = files::render(&spec, &profile_files_of_lab());
+    let fstab = text(&set, "etc/fstab");
+    assert!(
+        fstab.contains(&format!(
+            "LABEL={} {} vfat",
+            spec::BOOT_LABEL,
+            files::BOOT_MOUNT
+        )),
+        "{fstab}"
+    );
+    for hook in [files::KERNEL_HOOK, files::INITRAMFS_HOOK] {
+        assert_eq!(set[hook].mode, 0o755);
+        assert_eq!(text(&set, hook), files::boot_hook());
+    }
+    let w = WorkPaths::new(Path::new("/w"), Path::new("/c"), "node1");
+    let mkfs_vfat = plan::disk(&spec, &w, Path::new("/k"), Path::new("/i"))
+        .into_iter()
+        .find(|c| c.program == "mkfs.vfat")
+        .unwrap();
+    assert!(plain(&mkfs_vfat).contains(&format!("-n {}", spec::BOOT_LABEL)));
+}
+
+const BASE_SFDISK: &str = r#"{"partitiontable": {"label": "gpt", "sectorsize": 512, "partitions": [
+    {"node": "b1", "start": 262144, "size": 6027231, "type": "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"},
+    {"node": "b14", "start": 2048, "size": 6144, "type": "21686148-6449-6E6F-744E-656564454649"}]}}"#;
+
+/// qemu-img, sfdisk and unshare as a published Debian sid image would answer:
+/// the unpack leaves a root with `os_release` in /etc/os-release.
+fn fake_base_tools(os_release: &'static str) -> RecordingRunner {
+    RecordingRunner::new().respond_with(move |cmd: &Cmd| match cmd.program.as_str() {
+        "qemu-img" => {
+            std::fs::write(cmd.args.last().unwrap(), "disk").unwrap();
+            Some(Output::ok(Vec::new()))
+        }
+        "sfdisk" if cmd.args.first().map(String::as_str) == Some("-J") => {
+            Some(Output::ok(BASE_SFDISK))
+        }
+        "unshare" if cmd.args[5].contains("cp -a \"$3\"/. \"$2\"/") => {
+            let root = Path::new(&cmd.args[8]);
+            fake_root(root);
+            std::fs::create_dir_all(root.join("etc")).unwrap();
+            std::fs::write(root.join("etc/os-release"), os_release).unwrap();
+            Some(Output::ok(Vec::new()))
+        }
+        _ => None,
+    })
+}
+
+const SID_OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux forky/sid\"\nID=debian\n";
+
+fn base_request<'a>(fx: &'a Fixture, url: &str) -> BuildRequest<'a> {
+    let mut req = fx.request();
+    req.options.base_image = Some(url.to_string());
+    req
+}
+
+#[test]
+fn a_base_image_build_unpacks_the_verified_image_and_installs_into_it() {
+    use sha2::{Digest, Sha512};
+    let image = b"a published qcow2".to_vec();
+    let sums = format!(
+        "{}  debian-sid-genericcloud-amd64.qcow2\n",
+        hex::encode(Sha512::digest(&image))
+    );
+    let server = download::test_server::serve(vec![
+        (
+            "/cloud/debian-sid-genericcloud-amd64.qcow2".into(),
+            image.clone(),
+        ),
+        ("/cloud/SHA512SUMS".into(), sums.into_bytes()),
+    ]);
+    let url = format!("{}/cloud/debian-sid-genericcloud-amd64.qcow2", server.base);
+    let fx = Fixture::new();
+    let runner = fake_base_tools(SID_OS_RELEASE);
+    let outcome = build(&base_request(&fx, &url), &runner, &Reporter::silent()).unwrap();
+    let Outcome::Built(m) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let calls = runner.calls();
+    let programs: Vec<&str> = calls.iter().take(4).map(|c| c.program.as_str()).collect();
+    assert_eq!(
+        programs,
+        ["qemu-img", "sfdisk", "unshare", "unshare"],
+        "{:?}",
+        runner.lines()
+    );
+    assert!(!calls.iter().any(|c| c.program == "mmdebstrap"));
+    // The verified download is what gets converted; the root partition's byte range is mounted.
+    assert!(plain(&calls[0]).contains("base-images/debian-sid-genericcloud-amd64.qcow2"));
+    assert!(calls[2].args.contains(&format!(
+        "ro,loop,offset={},sizelimit={}",
+        262144u64 * 512,
+        6027231u64 * 512
+    )));
+    // The stack goes in with the profile's sources, then the same hooks as mmdebstrap's.
+    let script = &calls[3].args[5];
+    let at = |needle: &str| {
+        script
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} not in {script}"))
+    };
+    assert!(at("mount -t proc") < at("apt-get update"));
+    assert!(at("deb http://deb.debian.org/debian sid main") < at("apt-get update"));
+    assert!(at("apt-get install") < at("systemctl enable"));
+    assert!(at("systemctl enable") < at("rm -f \"$1\"/usr/sbin/policy-rc.d"));
+    assert!(script.contains("cloud-init.disabled") && script.contains("ssh-keygen -A"));
+    // The rest is the ordinary disk.
+    assert!(calls.iter().any(|c| c.program == "syslinux"));
+    let b = m.inputs.base_image.as_ref().unwrap();
+    assert_eq!((b.url.as_str(), b.algo.as_str()), (url.as_str(), "sha512"));
+    assert_eq!(server.hits("/cloud/debian-sid-genericcloud-amd64.qcow2"), 1);
+
+    // Same image listed, same inputs: skipped after fetching only the checksum list.
+    let again = fake_base_tools(SID_OS_RELEASE);
+    let outcome = build(&base_request(&fx, &url), &again, &Reporter::silent()).unwrap();
+    assert!(matches!(outcome, Outcome::UpToDate(_)), "{outcome:?}");
+    assert!(again.calls().is_empty());
+    assert_eq!(server.hits("/cloud/debian-sid-genericcloud-amd64.qcow2"), 1);
+    assert_eq!(server.hits("/cloud/SHA512SUMS"), 2);
+}
+
+#[test]
+fn a_base_image_of_another_release_is_refused_and_nothing_is_written() {
+    use sha2::{Digest, Sha512};
+    let image = b"a trixie image".to_vec();
+    let server = download::test_server::serve(vec![
+        ("/debian-13-genericcloud-amd64.qcow2".into(), image.clone()),
+        (
+            "/SHA512SUMS".into(),
+            format!(
+                "{}  debian-13-genericcloud-amd64.qcow2\n",
+                hex::encode(Sha512::digest(&image))
+            )
+            .into_bytes(),
+        ),
+    ]);
+    let url = format!("{}/debian-13-genericcloud-amd64.qcow2", server.base);
+    let fx = Fixture::new();
+    let runner = fake_base_tools("ID=debian\nVERSION_ID=\"13\"\n");
+    let err = build(&base_request(&fx, &url), &runner, &Reporter::silent()).unwrap_err();
+    assert_eq!(err.exit_code(), crate::error::EXIT_INVALID);
+    let text = crate::error::format(&err);
+    assert!(text.starts_with("error: base image (distro) failed\ncause: the base image is debian 13, but the profile's cluster.distro is debian-sid\nnote: use a debian-sid base image"), "{text}");
+    assert!(
+        !runner
+            .calls()
+            .iter()
+            .any(|c| c.args.iter().any(|a| a.contains("apt-get install")))
+    );
+    assert_eq!(fx.out_names(), Vec::<String>::new());
+}
+
+#[test]
+fn a_base_image_missing_from_its_checksum_list_is_never_downloaded() {
+    let server = download::test_server::serve(vec![
+        ("/img.qcow2".into(), b"x".to_vec()),
+        (
+            "/SHA512SUMS".into(),
+            format!("{}  other.qcow2\n", "0".repeat(128)).into_bytes(),
+        ),
+    ]);
+    let fx = Fixture::new();
+    let runner = fake_base_tools(SID_OS_RELEASE);
+    let err = build(
+        &base_request(&fx, &format!("{}/img.qcow2", server.base)),
+        &runner,
+        &Reporter::silent(),
+    )
+    .unwrap_err();
+    let text = crate::error::format(&err);
+    assert!(
+        text.starts_with("error: base image (checksum list) failed\n"),
+        "{text}"
+    );
+    assert!(text.contains("does not list img.qcow2"), "{text}");
+    assert_eq!(server.hits("/img.qcow2"), 0);
+    assert!(runner.calls().is_empty());
+}
+
+#[test]
+fn base_image_flags_are_checked_before_anything_runs() {
+    let model = model_for("debian-sid");
+    let mut o = opts("node1");
+    o.base_image = Some("/tmp/local.qcow2".into());
+    let err = ImageSpec::resolve(&model, &o).unwrap_err();
+    assert!(
+        err.to_string().contains("not an http:// or https:// URL"),
+        "{err}"
+    );
+    let mut o = opts("node1");
+    o.base_sums = Some("https://example.invalid/SHA512SUMS".into());
+    assert!(matches!(
+        ImageSpec::resolve(&model, &o),
+        Err(spec::SpecError::SumsWithoutBase)
+    ));
+    // The default checksum list is the one each distro publishes.
+    let mut o = opts("node1");
+    o.base_image =
+        Some("https://cloud-images.example/noble/noble-server-cloudimg-amd64.img".into());
+    let ubuntu = ImageSpec::resolve(&model_for("ubuntu-24.04"), &o).unwrap();
+    assert_eq!(
+        ubuntu.base.unwrap().sums_url,
+        "https://cloud-images.example/noble/SHA256SUMS"
+    );
+    let debian = ImageSpec::resolve(&model_for("debian-13"), &o).unwrap();
+    assert_eq!(
+        debian.base.unwrap().sums_url,
+        "https://cloud-images.example/noble/SHA512SUMS"
+    );
 }
