@@ -46,6 +46,23 @@ pub enum Command {
     /// Runs before the engine's units at boot (rendered systemd drop-ins). Exit 0
     /// once all are present, 4 when the timeout passes first.
     WaitAddresses(WaitAddressesArgs),
+    /// DRBD's fence-peer handler under Pacemaker (drbd.conf `handlers`).
+    ///
+    /// A peer that is still a cluster member is only kept from promotion (a
+    /// constraint, exit 4); a peer that left the cluster is fenced through
+    /// Pacemaker's fencer first (exit 7). Exit 1 keeps DRBD's I/O frozen: this
+    /// disk not UpToDate, no cluster answer, fencing failed. Reads DRBD_RESOURCE,
+    /// DRBD_PEERS and DRBD_MINOR from the environment drbdadm gives it.
+    DrbdFencePeer(FencePeerArgs),
+    /// DRBD's after-resync-target handler: lifts the fence-peer constraint.
+    DrbdUnfencePeer(FencePeerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FencePeerArgs {
+    /// The promotable clone of the DRBD resource in the CIB, e.g. drbd-r0-clone.
+    #[arg(long)]
+    pub clone: String,
 }
 
 #[derive(Debug, clap::Args)]

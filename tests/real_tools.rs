@@ -152,6 +152,34 @@ fn crm_verify_rejects_a_broken_cib() {
     assert!(!ok, "{log}");
 }
 
+/// What the DRBD fence-peer handler adds to the live CIB must be a constraint
+/// Pacemaker accepts, on the clone the rendered CIB really has.
+#[test]
+fn crm_verify_accepts_the_fence_peer_constraint_in_the_rendered_cib() {
+    let out = render_all(&profile("seed-pacemaker"));
+    let cib = out.path().join("cl01/etc/pbx-cluster/cib.xml");
+    let xml = std::fs::read_to_string(&cib).unwrap();
+    let clone = pbx_cluster::render::cib::drbd_clone_id("r0");
+    assert!(xml.contains(&format!("<clone id=\"{clone}\">")), "{xml}");
+    let constraint = pbx_cluster::runtime::fence_peer::constraint_xml("r0", &clone, "cl01");
+    std::fs::write(
+        &cib,
+        xml.replace("</constraints>", &format!("{constraint}\n</constraints>")),
+    )
+    .unwrap();
+    let (ok, log) = crm_verify(&cib);
+    assert!(ok, "{log}");
+    // On a clone that does not exist it is refused: the judge can fail.
+    let bad = pbx_cluster::runtime::fence_peer::constraint_xml("r0", "drbd-r9-clone", "cl01");
+    std::fs::write(
+        &cib,
+        xml.replace("</constraints>", &format!("{bad}\n</constraints>")),
+    )
+    .unwrap();
+    let (ok, log) = crm_verify(&cib);
+    assert!(!ok, "{log}");
+}
+
 #[test]
 fn haresources2cib_output_passes_crm_verify() {
     let out = render_all(&profile("seed-heartbeat"));

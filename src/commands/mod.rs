@@ -2,6 +2,7 @@
 
 mod apply;
 mod drbdlinks;
+mod fence_peer;
 mod haresources2cib;
 mod image;
 mod probe;
@@ -32,5 +33,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => apply::init(&args, cli.quiet),
         Command::Image(cmd) => image::run(&cmd, cli.quiet),
         Command::WaitAddresses(args) => wait_addresses::run(&args, cli.quiet),
+        Command::DrbdFencePeer(args) => fence_peer::fence(&args),
+        Command::DrbdUnfencePeer(args) => fence_peer::unfence(&args),
     }
 }

@@ -190,11 +190,16 @@ const FAILBACK_SCORE: &str = "100";
 /// Without auto_failback: a preference for the first start, outweighed by stickiness.
 const INITIAL_SCORE: &str = "50";
 
+/// The promotable clone of a DRBD resource (the fence-peer handler names it too).
+pub fn drbd_clone_id(resource: &str) -> String {
+    format!("drbd-{resource}-clone")
+}
+
 impl Cib {
     /// The DRBD resource as a promotable clone (Promoted/Unpromoted roles).
     pub fn add_drbd(&mut self, resource: &str, promoted_max: u8) -> String {
         let id = format!("drbd-{resource}");
-        let clone_id = format!("{id}-clone");
+        let clone_id = drbd_clone_id(resource);
         let meta = [
             ("promotable", "true".to_string()),
             ("promoted-max", promoted_max.to_string()),

@@ -286,16 +286,21 @@ pub fn build(model: &Model, node: &Node) -> Context {
 
     let drbd_fencing = match (model.engine, &model.fencing) {
         (Engine::Pacemaker, Fencing::Agent { .. }) => Some(match node.drbd_module {
-            // Not crm-fence-peer.sh: it reads the peer's node_state as in_ccm="false"
-            // / crmd="offline", but Pacemaker 3 writes "0" (timestamps when up), so
-            // the handler waits out its 90 s timeout on every failover (seen in the
-            // paired VMs). This one asks Pacemaker's fencer directly; a peer fenced
-            // within the last 5 s counts, so a failover does not fence twice.
-            DrbdModule::V84 => DrbdFencing {
-                policy: "resource-and-stonith",
-                fence_peer: "/usr/lib/drbd/stonith_admin-fence-peer.sh".into(),
-                unfence_peer: None,
-            },
+            // Our handler, not drbd-utils' crm-fence-peer.sh (it reads Pacemaker 3's
+            // node_state wrongly and waits out its 90 s timeout on every failover)
+            // nor stonith_admin-fence-peer.sh (it powers off a peer that is still a
+            // cluster member whenever the replication link drops). See
+            // runtime::fence_peer.
+            DrbdModule::V84 => {
+                let clone = super::cib::drbd_clone_id(&model.storage.resource);
+                DrbdFencing {
+                    policy: "resource-and-stonith",
+                    fence_peer: format!("/usr/sbin/pbx-cluster drbd-fence-peer --clone {clone}"),
+                    unfence_peer: Some(format!(
+                        "/usr/sbin/pbx-cluster drbd-unfence-peer --clone {clone}"
+                    )),
+                }
+            }
             DrbdModule::V9 => DrbdFencing {
                 policy: "resource-and-stonith",
                 fence_peer: "/usr/lib/drbd/crm-fence-peer.9.sh".into(),

@@ -4,6 +4,7 @@
 //! profile.
 //!
 //! - [`addresses`]: waits at boot until this node's own addresses are configured.
+//! - [`fence_peer`]: DRBD's fence-peer/unfence handlers under Pacemaker.
 //! - [`drbdlinks`]: moves configuration and data onto the replicated disk and back,
 //!   as the classic drbdlinks tool did (gone from current distributions).
 //! - [`sip_probe`]: a SIP OPTIONS health check, for ldirectord and monitoring.
@@ -11,6 +12,7 @@
 
 pub mod addresses;
 pub mod drbdlinks;
+pub mod fence_peer;
 pub mod mountinfo;
 pub mod sip_probe;
 pub mod status;
