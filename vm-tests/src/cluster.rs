@@ -35,12 +35,13 @@ pub fn specs(images: &Path, work: &Path, engine: Engine) -> Vec<VmSpec> {
             hb_addr: format!("172.31.0.1{i}"),
             image: images.join(format!("node{i}.qcow2")),
             overlay: work.join(format!("{}-node{i}.qcow2", engine.name())),
-            drbd_disk: work.join(format!("{}-node{i}-drbd.raw", engine.name())),
+            drbd_disk: work.join(format!("{}-node{i}-drbd.qcow2", engine.name())),
             tap_fe: format!("tfe{i}"),
             tap_hb: format!("thb{i}"),
             mac_fe: format!("52:54:00:30:00:1{i}"),
             mac_hb: format!("52:54:00:31:00:1{i}"),
             serial_log: work.join(format!("{}-node{i}.serial.log", engine.name())),
+            monitor: work.join(format!("{}-node{i}.mon", engine.name())),
             memory_mib: 1024,
         })
         .collect()
@@ -65,10 +66,8 @@ impl Pair {
             power.set(&s.name, None);
         }
         let switch = crate::fence::Switch::start(&lab.ns, power.clone())?;
-        let ssh = Ssh {
-            ns: lab.ns.clone(),
-            key,
-        };
+        let control_dir = key.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        let ssh = Ssh::new(lab.ns.clone(), key, control_dir);
         Ok(Pair {
             _switch: switch,
             power,
@@ -130,22 +129,86 @@ impl Pair {
     }
 
     pub fn boot(&mut self, i: usize) -> Result<(), Error> {
+        self.start(i, None)
+    }
+
+    fn start(&mut self, i: usize, loadvm: Option<&str>) -> Result<(), Error> {
         let ns = self.lab.ns.clone();
         let accel = self.accel;
-        self.vms[i].start(&ns, accel)?;
+        self.vms[i].start(&ns, accel, loadvm)?;
         self.power.set(&self.vms[i].spec.name, self.vms[i].pgid());
         Ok(())
+    }
+
+    /// Saves both running guests as snapshot `name` (RAM, devices, both disks).
+    /// Both are stopped first and resumed together: the guests' clocks stand still
+    /// while stopped, so neither sees its peer fall silent.
+    pub fn snapshot(&mut self, name: &str) -> Result<Duration, Error> {
+        let t = Instant::now();
+        let quick = Duration::from_secs(30);
+        for v in &self.vms {
+            v.hmp("stop", quick)?;
+        }
+        for v in &self.vms {
+            v.hmp(&format!("savevm {name}"), Duration::from_secs(300))?;
+        }
+        for v in &self.vms {
+            v.hmp("cont", quick)?;
+        }
+        let took = t.elapsed();
+        eprintln!(
+            "vm-tests: snapshot {name} of both nodes saved in {:.1}s",
+            took.as_secs_f64()
+        );
+        Ok(took)
+    }
+
+    /// Both guests back to snapshot `name`, whatever happened since (a node killed,
+    /// fenced or cut off): both QEMUs restart paused in it, then resume together.
+    pub fn restore(&mut self, name: &str) -> Result<Duration, Error> {
+        let t = Instant::now();
+        for v in &mut self.vms {
+            v.kill();
+            self.power.set(&v.spec.name, None);
+            self.ssh.forget(&v.spec.addr);
+        }
+        for tap in self
+            .vms
+            .iter()
+            .flat_map(|v| [v.spec.tap_fe.clone(), v.spec.tap_hb.clone()])
+            .collect::<Vec<_>>()
+        {
+            self.lab.set_link(&tap, true)?;
+        }
+        for i in 0..self.vms.len() {
+            self.start(i, Some(name))?;
+        }
+        for v in &self.vms {
+            // The monitor answers once the snapshot is loaded.
+            v.hmp("info status", Duration::from_secs(300))?;
+        }
+        for v in &self.vms {
+            v.hmp("cont", Duration::from_secs(30))?;
+        }
+        let took = t.elapsed();
+        eprintln!(
+            "vm-tests: both nodes restored to snapshot {name} in {:.1}s",
+            took.as_secs_f64()
+        );
+        Ok(took)
     }
 
     /// kill -9 of node `i`'s QEMU: a hard crash, no goodbye to the peer.
     pub fn crash(&mut self, i: usize) {
         self.vms[i].kill();
         self.power.set(&self.vms[i].spec.name, None);
+        self.ssh.forget(&self.vms[i].spec.addr);
     }
 
     pub fn fresh(&mut self) -> Result<(), Error> {
         for v in &mut self.vms {
             v.kill();
+            self.ssh.forget(&v.spec.addr);
             self.power.set(&v.spec.name, None);
             v.spec.fresh_disks(DRBD_DISK_MIB)?;
         }

@@ -1,10 +1,14 @@
-//! One QEMU guest: its disks (a copy-on-write overlay of the node's image and a raw
-//! DRBD backing disk), two virtio NICs on the lab's taps, a serial log. QEMU runs in
-//! the lab namespace in a process group of its own (see [`crate::procs`]); `kill`
-//! is kill -9 of that group, i.e. pulling the power cord.
+//! One QEMU guest: its disks (a copy-on-write overlay of the node's image and a
+//! qcow2 DRBD backing disk), two virtio NICs on the lab's taps, a serial log, a
+//! human monitor socket (stop, savevm, cont: see [`crate::cluster::Pair::snapshot`]).
+//! QEMU runs in the lab namespace in a process group of its own (see
+//! [`crate::procs`]); `kill` is kill -9 of that group, i.e. pulling the power cord.
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::procs::Group;
@@ -29,6 +33,8 @@ pub struct VmSpec {
     pub mac_fe: String,
     pub mac_hb: String,
     pub serial_log: PathBuf,
+    /// QEMU's human monitor (a unix socket).
+    pub monitor: PathBuf,
     pub memory_mib: u32,
 }
 
@@ -36,7 +42,9 @@ impl VmSpec {
     /// QEMU's argv after the program name. One vCPU: the host has two cores and
     /// runs two guests. Disks first so the overlay is vda and DRBD's disk vdb; the
     /// frontend NIC first so it is eth0.
-    pub fn qemu_args(&self, accel: Accel) -> Vec<String> {
+    /// With `loadvm`, QEMU starts paused in that snapshot (RAM, devices and both
+    /// disks as they were); `cont` on the monitor resumes it.
+    pub fn qemu_args(&self, accel: Accel, loadvm: Option<&str>) -> Vec<String> {
         let mut a: Vec<String> = vec!["-name".into(), self.name.clone()];
         match accel {
             Accel::Kvm => a.extend(["-accel", "kvm", "-cpu", "host"].map(String::from)),
@@ -54,16 +62,17 @@ impl VmSpec {
             "-display".into(),
             "none".into(),
             "-monitor".into(),
-            "none".into(),
+            format!("unix:{},server=on,wait=off", self.monitor.display()),
             "-drive".into(),
             format!(
                 "file={},if=virtio,format=qcow2,cache=unsafe",
                 self.overlay.display()
             ),
             // DRBD's disk honours flushes: protocol C's acknowledgement means on disk.
+            // qcow2, so that savevm can snapshot it with the rest.
             "-drive".into(),
             format!(
-                "file={},if=virtio,format=raw,cache=writeback",
+                "file={},if=virtio,format=qcow2,cache=writeback",
                 self.drbd_disk.display()
             ),
             "-netdev".into(),
@@ -81,10 +90,13 @@ impl VmSpec {
             "-device".into(),
             "virtio-rng-pci".into(),
         ]);
+        if let Some(name) = loadvm {
+            a.extend(["-loadvm".into(), name.to_string(), "-S".into()]);
+        }
         a
     }
 
-    /// Fresh disks: a new overlay on the image and a zeroed DRBD disk.
+    /// Fresh disks: a new overlay on the image and an empty (zero) DRBD disk.
     pub fn fresh_disks(&self, drbd_mib: u64) -> Result<(), Error> {
         for p in [&self.overlay, &self.drbd_disk, &self.serial_log] {
             let _ = std::fs::remove_file(p);
@@ -100,10 +112,14 @@ impl VmSpec {
             "qcow2",
             &self.overlay.display().to_string(),
         ]))?;
-        let f = std::fs::File::create(&self.drbd_disk)
-            .map_err(|e| Error::Lab(format!("{}: {e}", self.drbd_disk.display())))?;
-        f.set_len(drbd_mib * 1024 * 1024)
-            .map_err(|e| Error::Lab(format!("{}: {e}", self.drbd_disk.display())))?;
+        crate::lab::run(pbx_cluster::exec::Cmd::new("qemu-img").args([
+            "create".to_string(),
+            "-q".into(),
+            "-f".into(),
+            "qcow2".into(),
+            self.drbd_disk.display().to_string(),
+            format!("{drbd_mib}M"),
+        ]))?;
         Ok(())
     }
 }
@@ -124,13 +140,14 @@ impl Vm {
         }
     }
 
-    pub fn start(&mut self, ns: &str, accel: Accel) -> Result<(), Error> {
+    pub fn start(&mut self, ns: &str, accel: Accel, loadvm: Option<&str>) -> Result<(), Error> {
         if self.proc.is_some() {
             return Err(Error::Lab(format!("{} is already running", self.spec.name)));
         }
+        let _ = std::fs::remove_file(&self.spec.monitor);
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns, "qemu-system-x86_64"])
-            .args(self.spec.qemu_args(accel))
+            .args(self.spec.qemu_args(accel, loadvm))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(
@@ -167,6 +184,61 @@ impl Vm {
     pub fn serial_tail(&self, n: usize) -> String {
         serial_tail(&self.spec.serial_log, n)
     }
+
+    /// One human-monitor command; returns what QEMU printed before its next
+    /// prompt. Waits (bounded) for the socket of a QEMU that is starting.
+    pub fn hmp(&self, command: &str, timeout: Duration) -> Result<String, Error> {
+        let err =
+            |what: String| Error::Lab(format!("{} monitor `{command}`: {what}", self.spec.name));
+        let started = Instant::now();
+        let mut sock = loop {
+            match UnixStream::connect(&self.spec.monitor) {
+                Ok(s) => break s,
+                Err(e) if started.elapsed() >= timeout => return Err(err(e.to_string())),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
+        sock.set_read_timeout(Some(Duration::from_millis(500)))
+            .map_err(|e| err(e.to_string()))?;
+        let read_prompt = |sock: &mut UnixStream| -> Result<String, Error> {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                if String::from_utf8_lossy(&got).ends_with("(qemu) ") {
+                    return Ok(String::from_utf8_lossy(&got).into_owned());
+                }
+                if started.elapsed() >= timeout {
+                    return Err(err(format!("no prompt within {}s", timeout.as_secs())));
+                }
+                match sock.read(&mut buf) {
+                    Ok(0) => return Err(err("monitor closed".into())),
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(e) => return Err(err(e.to_string())),
+                }
+            }
+        };
+        read_prompt(&mut sock)?;
+        sock.write_all(format!("{command}\n").as_bytes())
+            .map_err(|e| err(e.to_string()))?;
+        let out = read_prompt(&mut sock)?;
+        // The monitor echoes the command line; what follows it is the answer.
+        let answer = out
+            .rsplit_once(command)
+            .map(|(_, a)| a)
+            .unwrap_or(&out)
+            .trim_end_matches("(qemu) ")
+            .trim()
+            .to_string();
+        if answer.to_lowercase().contains("error") {
+            return Err(err(answer));
+        }
+        Ok(answer)
+    }
 }
 
 /// The last `n` non-empty lines of a serial log, control characters removed.
@@ -191,34 +263,45 @@ mod tests {
             hb_addr: "172.31.0.11".into(),
             image: "/i/node1.qcow2".into(),
             overlay: "/w/node1.qcow2".into(),
-            drbd_disk: "/w/node1-drbd.raw".into(),
+            drbd_disk: "/w/node1-drbd.qcow2".into(),
             tap_fe: "tfe1".into(),
             tap_hb: "thb1".into(),
             mac_fe: "52:54:00:30:00:11".into(),
             mac_hb: "52:54:00:31:00:11".into(),
             serial_log: "/w/node1.serial.log".into(),
+            monitor: "/w/node1.mon".into(),
             memory_mib: 1024,
         }
     }
 
     #[test]
     fn tcg_guest_has_one_vcpu_overlay_first_frontend_nic_first() {
-        let a = spec().qemu_args(Accel::Tcg);
+        let a = spec().qemu_args(Accel::Tcg, None);
         let j = a.join(" ");
         assert!(j.contains("-accel tcg,thread=multi,tb-size=256 -cpu max"));
         assert!(j.contains("-smp 1 -m 1024"));
         let overlay = j.find("file=/w/node1.qcow2").expect("overlay");
-        let drbd = j.find("file=/w/node1-drbd.raw").expect("drbd disk");
+        let drbd = j
+            .find("file=/w/node1-drbd.qcow2,if=virtio,format=qcow2")
+            .expect("drbd disk");
         assert!(overlay < drbd);
         let fe = j.find("ifname=tfe1").expect("fe");
         let hb = j.find("ifname=thb1").expect("hb");
         assert!(fe < hb);
         assert!(j.contains("path=/w/node1.serial.log,append=on"));
+        assert!(j.contains("-monitor unix:/w/node1.mon,server=on,wait=off"));
+        assert!(!j.contains("-loadvm"));
+    }
+
+    #[test]
+    fn a_snapshot_start_loads_it_paused() {
+        let j = spec().qemu_args(Accel::Tcg, Some("healthy")).join(" ");
+        assert!(j.ends_with("-loadvm healthy -S"), "{j}");
     }
 
     #[test]
     fn kvm_guest_uses_the_host_cpu() {
-        let j = spec().qemu_args(Accel::Kvm).join(" ");
+        let j = spec().qemu_args(Accel::Kvm, None).join(" ");
         assert!(j.contains("-accel kvm -cpu host") && !j.contains("tcg"));
     }
 
