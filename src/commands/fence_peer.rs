@@ -46,10 +46,14 @@ pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
 pub fn unfence(args: &FencePeerArgs) -> Result<ExitCode> {
     let resource = std::env::var("DRBD_RESOURCE")
         .map_err(|_| fail(fence_peer::FenceError::Env("DRBD_RESOURCE")))?;
-    fence_peer::unfence_peer(&LocalRunner, &resource, &args.clone).map_err(fail)?;
-    log(&format!(
-        "{resource}: in sync again, removed constraint {}",
-        fence_peer::constraint_id(&resource, &args.clone)
-    ));
+    let id = fence_peer::constraint_id(&resource, &args.clone);
+    match fence_peer::unfence_peer(&LocalRunner, &resource, &args.clone).map_err(fail)? {
+        fence_peer::Unfenced::Removed => log(&format!(
+            "{resource}: in sync again, removed constraint {id}"
+        )),
+        fence_peer::Unfenced::NoCluster => log(&format!(
+            "{resource}: in sync; Pacemaker does not run here, so there is no constraint {id} to remove"
+        )),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -274,9 +274,27 @@ pub fn fence_peer(
     })
 }
 
+/// What [`unfence_peer`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfenced {
+    /// The constraint is gone (or was never there).
+    Removed,
+    /// Pacemaker does not run here (the first sync of a new cluster runs before
+    /// the engine starts): no CIB to change.
+    NoCluster,
+}
+
+/// cibadmin(8) exit codes: no such object; not connected to the CIB.
+const CIB_NO_SUCH_OBJECT: i32 = 105;
+const CIB_NOT_CONNECTED: i32 = 102;
+
 /// The after-resync-target handler: the peer is in sync again, lift the constraint.
 /// Removing a constraint that is not there is fine.
-pub fn unfence_peer(runner: &dyn Runner, resource: &str, clone_id: &str) -> Result<(), FenceError> {
+pub fn unfence_peer(
+    runner: &dyn Runner,
+    resource: &str,
+    clone_id: &str,
+) -> Result<Unfenced, FenceError> {
     let id = constraint_id(resource, clone_id);
     let out = runner
         .run(&Cmd::new("cibadmin").args([
@@ -290,9 +308,10 @@ pub fn unfence_peer(runner: &dyn Runner, resource: &str, clone_id: &str) -> Resu
             id: id.clone(),
             detail: e.to_string(),
         })?;
-    // cibadmin(8): 105 = no such object.
-    if out.success() || out.code == Some(105) {
-        Ok(())
+    if out.success() || out.code == Some(CIB_NO_SUCH_OBJECT) {
+        Ok(Unfenced::Removed)
+    } else if out.code == Some(CIB_NOT_CONNECTED) {
+        Ok(Unfenced::NoCluster)
     } else {
         Err(FenceError::Unconstraint {
             id,
@@ -504,7 +523,10 @@ mod tests {
     #[test]
     fn unfencing_removes_the_constraint_and_tolerates_its_absence() {
         let runner = RecordingRunner::new();
-        unfence_peer(&runner, "r0", "drbd-r0-clone").unwrap();
+        assert_eq!(
+            unfence_peer(&runner, "r0", "drbd-r0-clone").unwrap(),
+            Unfenced::Removed
+        );
         assert_eq!(
             runner.lines(),
             [
@@ -513,7 +535,22 @@ mod tests {
         );
         let gone =
             RecordingRunner::new().respond("cibadmin", Output::failed(105, "No such device"));
-        unfence_peer(&gone, "r0", "drbd-r0-clone").unwrap();
+        assert_eq!(
+            unfence_peer(&gone, "r0", "drbd-r0-clone").unwrap(),
+            Unfenced::Removed
+        );
+        // The first sync of a new cluster ends before Pacemaker runs.
+        let down = RecordingRunner::new().respond(
+            "cibadmin",
+            Output::failed(
+                102,
+                "Could not connect to the CIB: Transport endpoint is not connected",
+            ),
+        );
+        assert_eq!(
+            unfence_peer(&down, "r0", "drbd-r0-clone").unwrap(),
+            Unfenced::NoCluster
+        );
         let broken =
             RecordingRunner::new().respond("cibadmin", Output::failed(1, "connection refused"));
         assert!(unfence_peer(&broken, "r0", "drbd-r0-clone").is_err());

@@ -146,15 +146,12 @@ impl Pair {
     pub fn snapshot(&mut self, name: &str) -> Result<Duration, Error> {
         let t = Instant::now();
         let quick = Duration::from_secs(30);
-        for v in &self.vms {
-            v.hmp("stop", quick)?;
-        }
+        let all: Vec<&Vm> = self.vms.iter().collect();
+        crate::vm::hmp_all(&all, "stop", quick)?;
         for v in &self.vms {
             v.hmp(&format!("savevm {name}"), Duration::from_secs(300))?;
         }
-        for v in &self.vms {
-            v.hmp("cont", quick)?;
-        }
+        crate::vm::hmp_all(&all, "cont", quick)?;
         let took = t.elapsed();
         eprintln!(
             "vm-tests: snapshot {name} of both nodes saved in {:.1}s",
@@ -183,13 +180,10 @@ impl Pair {
         for i in 0..self.vms.len() {
             self.start(i, Some(name))?;
         }
-        for v in &self.vms {
-            // The monitor answers once the snapshot is loaded.
-            v.hmp("info status", Duration::from_secs(300))?;
-        }
-        for v in &self.vms {
-            v.hmp("cont", Duration::from_secs(30))?;
-        }
+        let all: Vec<&Vm> = self.vms.iter().collect();
+        // The monitors answer once the snapshot is loaded.
+        crate::vm::hmp_all(&all, "info status", Duration::from_secs(300))?;
+        crate::vm::hmp_all(&all, "cont", Duration::from_secs(30))?;
         let took = t.elapsed();
         eprintln!(
             "vm-tests: both nodes restored to snapshot {name} in {:.1}s",
