@@ -6,9 +6,10 @@
 //! - it is (only the replication link broke, e.g. one network of two cut): a
 //!   constraint keeps the peer from being promoted until it has resynced; nobody is
 //!   powered off. Exit 4: the peer counts as outdated.
-//! - it is not (crashed, cut off): it is fenced through Pacemaker's fencer, which
-//!   counts a fencing of the same node in the last minute (Pacemaker's own, after
-//!   a crash) instead of doing it twice, and the constraint is placed. Exit 7.
+//! - it is not (crashed, cut off): it is fenced through Pacemaker's fencer with
+//!   Pacemaker's own default action (reboot), so that Pacemaker's fencing of the
+//!   same node in the last minute (after a crash it fences first) counts instead
+//!   of being done twice, and the constraint is placed. Exit 7.
 //! - anything else (this disk not UpToDate, no cluster, fencing failed): exit 1,
 //!   and I/O stays frozen, which is the safe side of `resource-and-stonith`.
 //!
