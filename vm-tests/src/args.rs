@@ -38,7 +38,7 @@ pub struct Args {
     /// Only this engine [default: both, or pacemaker with --quick].
     #[arg(long, value_enum)]
     pub engine: Option<Engine>,
-    /// Hard-kill trials per engine (and for the baseline).
+    /// Hard-kill trials per engine.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub trials: u32,
     /// Where report.json, report.md and the logs go.

@@ -141,8 +141,8 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// The baseline ratio: median hard-kill failover with the seed's timing over the
-/// lab timing, both on the heartbeat engine.
+/// The baseline ratio: median hard-kill failover with the seed's timing (scenario
+/// 8, Heartbeat) over the tuned lab timing (scenario 2, Pacemaker).
 pub fn baseline_ratio(r: &Report) -> Option<(f64, f64, f64)> {
     let med = |id: u8, engine: &str| {
         r.scenarios
@@ -152,7 +152,7 @@ pub fn baseline_ratio(r: &Report) -> Option<(f64, f64, f64)> {
             .map(|s| s.median)
     };
     let base = med(BASELINE, "heartbeat")?;
-    let lab = med(HARD_KILL, "heartbeat")?;
+    let lab = med(HARD_KILL, "pacemaker")?;
     Some((base, lab, crate::phases::round2(base / lab)))
 }
 
@@ -211,9 +211,9 @@ pub fn markdown(r: &Report) -> String {
     }
     match baseline_ratio(r) {
         Some((base, lab, ratio)) => md.push_str(&format!(
-            "\nBaseline (heartbeat, seed timing keepalive 1 s / deadtime 10 s): median {base:.1} s vs {lab:.1} s with the lab timing: ratio {ratio:.2}.\n"
+            "\nBaseline: Heartbeat at the seed's timing (keepalive 1 s / deadtime 10 s) median {base:.1} s vs Pacemaker at the lab timing (token 3 s) {lab:.1} s: ratio {ratio:.2}.\n"
         )),
-        None => md.push_str("\nBaseline ratio: not available (scenario 8 or the heartbeat hard kill did not produce failover times).\n"),
+        None => md.push_str("\nBaseline ratio: not available (it needs failover times from scenario 8 (heartbeat) and scenario 2 (pacemaker) of the same run).\n"),
     }
     md.push_str(
         "\n## Where the time went (seconds from the kill; + seconds since the previous step)\n",
@@ -292,7 +292,7 @@ mod tests {
     }
 
     fn report() -> Report {
-        let mut kill = Scenario::new(2, "hard kill", "heartbeat");
+        let mut kill = Scenario::new(2, "hard kill", "pacemaker");
         kill.trials = vec![trial(36.0), trial(38.0), trial(37.0)];
         kill.check("data", true, "counter 41 == 41");
         kill.finish();
@@ -351,15 +351,15 @@ mod tests {
     fn markdown_has_the_failover_table_the_ratio_and_the_slowest_phase() {
         let md = markdown(&report());
         assert!(
-            md.contains("| 2 hard kill | heartbeat | 3 | 36.0 | 37.0 | 38.0 | 36.0, 38.0, 37.0 |"),
+            md.contains("| 2 hard kill | pacemaker | 3 | 36.0 | 37.0 | 38.0 | 36.0, 38.0, 37.0 |"),
             "{md}"
         );
         assert!(
-            md.contains("median 45.0 s vs 37.0 s with the lab timing: ratio 1.22"),
+            md.contains("deadtime 10 s) median 45.0 s vs Pacemaker at the lab timing (token 3 s) 37.0 s: ratio 1.22"),
             "{md}"
         );
         assert!(md.contains("slowest: asterisk started (+21.1)"));
-        assert!(md.contains("- [x] 2 hard kill (heartbeat): data - counter 41 == 41"));
+        assert!(md.contains("- [x] 2 hard kill (pacemaker): data - counter 41 == 41"));
     }
 
     #[test]

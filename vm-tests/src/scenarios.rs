@@ -129,9 +129,11 @@ fn ensure_key(work: &Path) -> Result<PathBuf, Error> {
     Ok(key)
 }
 
+/// Heartbeat runs the seed's timing in the lab (keepalive 1 s, warntime 5 s,
+/// deadtime 10 s); see `profile_for`.
 const HEARTBEAT_TIMING: &[(&str, &str)] = &[
-    ("warntime = \"2s\"", "warntime = \"3s\""),
-    ("deadtime = \"3s\"", "deadtime = \"6s\""),
+    ("warntime = \"2s\"", "warntime = \"5s\""),
+    ("deadtime = \"3s\"", "deadtime = \"10s\""),
 ];
 
 /// The lab's fence device for both engines: the harness's power switch.
@@ -181,10 +183,12 @@ fn profile_for(args: &Args, work: &Path, engine: Engine) -> Result<PathBuf, Erro
             &format!("engine = \"{}\"", engine.name()),
         )
         .replace(unfenced, &lab_fencing());
-    // Heartbeat's deadtime counts wall-clock gaps between packets; under TCG a node
-    // busy starting Asterisk sent heartbeats 3.4 s apart, so the lab's 3 s deadtime
-    // declared a live node dead and (with fencing) shot it. Corosync's 3 s token
-    // held in the same load. Heartbeat gets 6 s here; the seed's 10 s is scenario 8.
+    // Heartbeat's deadtime counts wall-clock gaps between packets. Under TCG a busy
+    // guest (first boot, Asterisk starting) saw its own and its peer's packets up
+    // to 7.9 s apart, so 3 s and then 6 s declared live nodes dead and (with
+    // fencing) shot them during the cold start. Corosync's 3 s token held in the
+    // same load. Heartbeat gets the seed's timing, which makes its hard kills the
+    // baseline of scenario 8.
     let derived = if engine == Engine::Heartbeat {
         for (from, _) in HEARTBEAT_TIMING {
             if !derived.contains(from) {
@@ -402,9 +406,7 @@ fn run_engine(
         report.scenarios.push(switchover(&mut pair)?);
     }
     if engine == Engine::Heartbeat && args.wants(8) {
-        report
-            .scenarios
-            .push(baseline(&mut pair, args.kill_trials().min(3))?);
+        report.scenarios.push(baseline(report));
     }
     // Last: it may leave the pair split.
     if args.wants(7) {
@@ -785,7 +787,6 @@ fn rejoin(pair: &mut Pair) -> Result<f64, Error> {
 
 /// The snapshot every scenario after the cold start begins from.
 const HEALTHY: &str = "healthy";
-const BASELINE: &str = "baseline";
 
 /// Both nodes back to a snapshot before a scenario; the scenario notes it.
 fn from_snapshot(pair: &mut Pair, s: &mut Scenario, name: &str) -> Result<(), Error> {
@@ -1055,37 +1056,34 @@ fn both_links_cut(pair: &mut Pair) -> Result<Scenario, Error> {
     Ok(s)
 }
 
-/// Scenario 8: the hard kill again with the seed's timing on the heartbeat engine.
-fn baseline(pair: &mut Pair, trials: u32) -> Result<Scenario, Error> {
-    let mut s = Scenario::new(8, name_of(8), pair.engine.name());
-    from_snapshot(pair, &mut s, HEALTHY)?;
-    pair.wait_healthy(
-        Duration::from_secs(300),
-        "healthy cluster before the baseline",
-    )?;
-    // Same image, ha.cf timing changed on both nodes; node2 first (no resources).
-    let edit = "sed -i -e 's/^keepalive .*/keepalive 1/' -e 's/^warntime .*/warntime 5/' -e 's/^deadtime .*/deadtime 10/' /etc/ha.d/ha.cf";
-    for i in [1, 0] {
-        pair.check(i, &format!("{edit} && systemctl restart heartbeat"))?;
-        pair.wait_healthy(
-            Duration::from_secs(300),
-            "heartbeat restarted with deadtime 10",
-        )?;
-    }
-    s.notes.push("derived from the lab pair by editing ha.cf (deadtime 10, warntime 5, keepalive 1) and restarting heartbeat".into());
-    for i in 0..2 {
-        wait_out_initdead(pair, i)?;
-    }
-    pair.snapshot(BASELINE)?;
-    for trial in 1..=trials {
-        if trial > 1 {
-            pair.restore(BASELINE)?;
+/// Scenario 8: the hard kill with the seed's timing (Heartbeat, keepalive 1 s,
+/// deadtime 10 s). The lab's Heartbeat runs exactly that timing (see
+/// `profile_for`), so its hard-kill trials are the baseline; the report compares
+/// them with Pacemaker's trials at the lab's tuned timing (token 3 s).
+fn baseline(report: &Report) -> Scenario {
+    let mut s = Scenario::new(8, name_of(8), Engine::Heartbeat.name());
+    let kills = report
+        .scenarios
+        .iter()
+        .find(|k| k.id == 2 && k.engine == Engine::Heartbeat.name());
+    match kills {
+        Some(k) if !k.failover_seconds.is_empty() => {
+            s.trials = k.trials.clone();
+            s.check(
+                "hard kills measured with the seed's timing",
+                true,
+                format!("{} trials of scenario 2 (heartbeat)", k.trials.len()),
+            );
+            s.notes.push("the lab's Heartbeat runs the seed's timing (shorter deadtimes declared live nodes dead under software emulation), so scenario 2's heartbeat trials are the baseline; report.md compares them with Pacemaker's trials at the tuned lab timing".into());
         }
-        let t = hard_kill(pair, trial, &mut s, None)?;
-        s.trials.push(t);
+        _ => {
+            s.check(
+                "hard kills measured with the seed's timing",
+                false,
+                "scenario 2 (heartbeat) produced no failover time",
+            );
+        }
     }
-    s.notes
-        .push("trials 2 and later started from a snapshot of the reconfigured pair".into());
     s.finish();
-    Ok(s)
+    s
 }
