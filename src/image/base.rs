@@ -217,6 +217,9 @@ pub fn customize(spec: &ImageSpec, w: &WorkPaths, repo_line: Option<&str>) -> Cm
         "mount -t proc proc \"$1\"/proc".into(),
         "mount -t sysfs sysfs \"$1\"/sys".into(),
         "mount -t tmpfs tmpfs \"$1\"/run".into(),
+        // /var/lock links to /run/lock; dangling, dpkg takes it for a file that a
+        // package's /var/lock directory would overwrite (drbd-utils).
+        "mkdir -m 1777 \"$1\"/run/lock".into(),
         // apt inside the root needs the host's resolver; the root's own file (often
         // a link into /run) comes back at the end.
         format!(
