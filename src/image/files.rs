@@ -196,11 +196,10 @@ Wants=network-online.target
 After=network-online.target
 
 [Service]
-Type=oneshot
-# init bounds its own waits; an initial sync of a large disk takes hours.
-TimeoutStartSec=infinity
-ExecStart=/usr/sbin/pbx-cluster init /{PROFILE_PATH}
-ExecStartPost=/bin/sh -c 'mkdir -p /var/lib/pbx-cluster && touch /var/lib/pbx-cluster/firstboot.done'
+# Not oneshot: init waits for the peer (up to 15 min) and the initial sync
+# (hours on a large disk); the boot must reach its target meanwhile.
+Type=exec
+ExecStart=/bin/sh -c '/usr/sbin/pbx-cluster init /{PROFILE_PATH} && mkdir -p /var/lib/pbx-cluster && touch /var/lib/pbx-cluster/firstboot.done'
 RemainAfterExit=yes
 
 [Install]

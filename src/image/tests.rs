@@ -219,9 +219,23 @@ fn lab_units_only_in_lab_images_and_firstboot_only_without_repo() {
     let spec = ImageSpec::resolve(&model_for("debian-sid"), &opts("node1")).unwrap();
     let files = files::render(&spec, &profile_files_of_lab());
     let unit = text(&files, "etc/systemd/system/pbx-cluster-firstboot.service");
-    assert!(unit.contains("ExecStart=/usr/sbin/pbx-cluster init /etc/pbx-cluster/cluster.toml"));
+    assert!(unit.contains(
+        "ExecStart=/bin/sh -c '/usr/sbin/pbx-cluster init /etc/pbx-cluster/cluster.toml && "
+    ));
     assert!(unit.contains("ConditionPathExists=/etc/pbx-cluster/cluster.toml"));
     assert!(unit.contains("/var/lib/pbx-cluster/firstboot.done"));
+    // The boot reaches its target while init waits for the peer and the sync.
+    assert!(unit.contains("Type=exec") && !unit.contains("Type=oneshot"));
+    // The .deb's unit behaves the same.
+    let deb_unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("packaging/debian/pbx-cluster.pbx-cluster-firstboot.service"),
+    )
+    .unwrap();
+    assert!(deb_unit.contains("Type=exec") && !deb_unit.contains("Type=oneshot"));
+    assert!(deb_unit.contains(
+        "init /etc/pbx-cluster/cluster.toml && touch /var/lib/pbx-cluster/firstboot.done"
+    ));
     assert!(!files.contains_key("etc/systemd/system/pbx-cluster-lab-report.service"));
     assert!(!files.contains_key("root/.ssh/authorized_keys"));
 
