@@ -208,7 +208,14 @@ impl Cib {
             ("clone-node-max", "1".into()),
             ("notify", "true".into()),
         ];
-        let prim = Primitive::ocf(&id, "linbit", "drbd", &[("drbd_resource", resource)]).ops(vec![
+        // The Primary's monitor lifts a fence-peer constraint left behind once both
+        // disks are UpToDate: DRBD ignores a fence-peer handler that returns after
+        // the link came back, but its constraint would stay and block every failover.
+        let params = [
+            ("drbd_resource", resource),
+            ("unfence_if_all_uptodate", "true"),
+        ];
+        let prim = Primitive::ocf(&id, "linbit", "drbd", &params).ops(vec![
             Op::new("monitor", "29s", Some("20s")).role("Promoted"),
             Op::new("monitor", "31s", Some("20s")).role("Unpromoted"),
         ]);

@@ -214,7 +214,9 @@ pub fn fence_peer(
             .run(
                 &Cmd::new("stonith_admin")
                     .args([
-                        "--fence",
+                        // Pacemaker's default stonith-action: only the same action
+                        // counts within the tolerance.
+                        "--reboot",
                         peer,
                         "--tolerance",
                         FENCE_TOLERANCE,
@@ -427,7 +429,7 @@ mod tests {
             .unwrap();
         assert!(fence < cib, "{calls:?}");
         assert!(
-            calls[fence].contains("--fence cl02 --tolerance 60s"),
+            calls[fence].contains("--reboot cl02 --tolerance 60s"),
             "{calls:?}"
         );
     }
