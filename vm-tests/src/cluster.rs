@@ -124,6 +124,28 @@ impl Pair {
         self.ssh.run(&self.addr(i), script, SSH_T)
     }
 
+    /// The node's cluster view for a failure's log: engine status, constraints
+    /// (a left-over DRBD fencing constraint blocks every promotion), DRBD, group.
+    pub fn state_dump(&self, i: usize) -> String {
+        let script = match self.engine {
+            Engine::Pacemaker => {
+                "crm_mon -1 -A -f -r -t 2>&1; echo '--- constraints'; cibadmin -Q -o constraints 2>&1; \
+                 echo '--- drbd'; cat /proc/drbd; echo '--- scheduler'; crm_simulate -L -s 2>&1 | tail -40"
+            }
+            Engine::Heartbeat => {
+                "cl_status hbstatus 2>&1; cl_status rscstatus 2>&1; echo '--- drbd'; cat /proc/drbd; \
+                 echo '--- addresses'; ip -br addr; echo '--- services'; \
+                 systemctl --no-pager is-active asterisk mariadb postfix apache2 2>&1"
+            }
+        };
+        let out = self.sh(i, script);
+        format!(
+            "{}{}",
+            out.stdout_str(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
     pub fn check(&self, i: usize, script: &str) -> Result<String, Error> {
         self.ssh.check(&self.addr(i), script, SSH_T)
     }
@@ -244,10 +266,28 @@ impl Pair {
             .is_some()
     }
 
-    /// Healthy: one VIP holder, it answers SIP, DRBD Connected and UpToDate on both.
+    /// Pacemaker: the peer may be promoted, i.e. no DRBD fence-peer constraint is
+    /// left in the CIB (it keeps every node but its placer from promotion).
+    pub fn promotable_anywhere(&self, i: usize) -> bool {
+        self.engine != Engine::Pacemaker
+            || self
+                .sh(
+                    i,
+                    "c=$(cibadmin -Q -o constraints) && ! echo \"$c\" | grep -q drbd-fence-by-handler",
+                )
+                .success()
+    }
+
+    /// Healthy: one VIP holder, it answers SIP, DRBD Connected and UpToDate on both,
+    /// and nothing keeps the standby from taking over.
     pub fn healthy(&self) -> Result<Option<usize>, Error> {
         let h = self.vip_holders();
-        if h.len() == 1 && self.sip_ok() && self.drbd_healthy(0) && self.drbd_healthy(1) {
+        if h.len() == 1
+            && self.sip_ok()
+            && self.drbd_healthy(0)
+            && self.drbd_healthy(1)
+            && self.promotable_anywhere(h[0])
+        {
             Ok(Some(h[0]))
         } else {
             Ok(None)

@@ -659,6 +659,23 @@ fn hard_kill(
     let failover =
         crate::sip::first_answer(&pair.lab, SIP_TARGET, kill_at, PROBE_EVERY, FAILOVER_LIMIT)?;
     eprintln!("vm-tests:   failover: {failover:?} s");
+    if failover.is_none() {
+        let dump = pair.state_dump(survivor);
+        let file = pair
+            .logs
+            .join(format!("{}-kill{trial}-{to}.state", pair.engine.name()));
+        let _ = std::fs::write(&file, &dump);
+        // What led there: the survivor's journal from before the restore on.
+        let since = now_epoch() + pair.clock_offset(survivor).unwrap_or(0.0) - 600.0;
+        let _ = std::fs::write(
+            file.with_extension("journal"),
+            pair.journal(survivor, since),
+        );
+        eprintln!(
+            "vm-tests:   no answer: {to}'s cluster state in {}",
+            file.display()
+        );
+    }
     let mac_after = observer_mac(pair);
     let survivor_mac = pair.vms[survivor].spec.mac_fe.clone();
     let reached = observer_ping(pair);
@@ -929,8 +946,54 @@ fn one_link_cut(pair: &mut Pair) -> Result<Scenario, Error> {
         format!("{h:?}"),
     );
     check_nobody_fenced(pair, &mut s, cut_at);
+    if pair.engine == Engine::Pacemaker {
+        stale_fence_constraint(pair, &mut s, active);
+    }
     s.finish();
     Ok(s)
+}
+
+/// The fence-peer constraint of the cut is gone once DRBD resynced, and one left
+/// behind (a handler that returns after the link came back: DRBD ignores its
+/// verdict, the constraint would stay) is lifted by the Primary's monitor.
+fn stale_fence_constraint(pair: &Pair, s: &mut Scenario, active: usize) {
+    let r = pair.wait(
+        Duration::from_secs(90),
+        "the cut's fence-peer constraint lifted",
+        || Ok(pair.promotable_anywhere(active)),
+    );
+    s.check(
+        "after the resync nothing keeps the standby from promotion",
+        r.is_ok(),
+        format!("{:?}", r.as_ref().map(|d| d.as_secs())),
+    );
+    let place = format!(
+        "cibadmin --modify --allow-create --scope constraints --xml-text '{}'",
+        pbx_cluster::runtime::fence_peer::constraint_xml(
+            "r0",
+            &pbx_cluster::render::cib::drbd_clone_id("r0"),
+            pair.name(active),
+        )
+    );
+    let placed = pair.sh(active, &place);
+    let t = Instant::now();
+    let lifted = placed.success()
+        && pair
+            .wait(
+                Duration::from_secs(90),
+                "stale fence-peer constraint lifted by the Primary's monitor",
+                || Ok(pair.promotable_anywhere(active)),
+            )
+            .is_ok();
+    s.check(
+        "a stale fence-peer constraint is lifted by the Primary's DRBD monitor",
+        lifted,
+        if placed.success() {
+            format!("{:.0} s after placing it", t.elapsed().as_secs_f64())
+        } else {
+            String::from_utf8_lossy(&placed.stderr).trim().to_string()
+        },
+    );
 }
 
 fn switchover(pair: &mut Pair) -> Result<Scenario, Error> {
