@@ -355,7 +355,7 @@ fn base_root(
             ))
         })?;
     let s = progress.step(&format!(
-        "[1/3] root filesystem: {} from {} ({} packages added)",
+        "[1/3] root filesystem: {} from {} ({} packages requested)",
         spec.distro.name(),
         image.file_name().unwrap_or_default().to_string_lossy(),
         spec.packages.len()
