@@ -126,6 +126,36 @@ fn local_disks(proc_drbd: &str, minors: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Connection states in which the peer replicates again (drbdsetup-84 cstate).
+const LINKED: [&str; 14] = [
+    "Connected",
+    "StartingSyncS",
+    "StartingSyncT",
+    "WFBitMapS",
+    "WFBitMapT",
+    "WFSyncUUID",
+    "SyncSource",
+    "SyncTarget",
+    "PausedSyncS",
+    "PausedSyncT",
+    "VerifyS",
+    "VerifyT",
+    "Ahead",
+    "Behind",
+];
+
+/// Every minor is linked to its peer again (`cs:` of /proc/drbd).
+fn link_back(proc_drbd: &str, minors: &[String]) -> bool {
+    !minors.is_empty()
+        && minors.iter().all(|m| {
+            proc_drbd
+                .lines()
+                .find_map(|l| l.trim_start().strip_prefix(&format!("{m}: cs:")))
+                .and_then(|rest| rest.split_whitespace().next())
+                .is_some_and(|cs| LINKED.contains(&cs))
+        })
+}
+
 /// What became of the peers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -241,6 +271,18 @@ pub fn fence_peer(
         }
     }
     if gone.is_empty() {
+        // Asking the cluster can take longer than a short link drop. DRBD ignores a
+        // verdict that comes after the link returned, but a constraint placed then
+        // would stay (no resync follows to lift it) and block every failover.
+        let now = std::fs::read_to_string(proc_drbd).unwrap_or_default();
+        if link_back(&now, &req.minors) {
+            log(&format!(
+                "{}: the replication link to {} came back while the cluster was asked: no constraint",
+                req.resource,
+                req.peers.join(", ")
+            ));
+            return Ok(Verdict::Outdated);
+        }
         log(&format!(
             "{}: peer {} is a cluster member: only the replication link is down; it may not be promoted until it has resynced",
             req.resource,
@@ -379,6 +421,33 @@ mod tests {
             &mut |l| log.push(l.to_string()),
         );
         (r, log)
+    }
+
+    #[test]
+    fn a_link_back_by_the_verdict_places_no_constraint() {
+        let runner =
+            RecordingRunner::new().respond("crm_mon", Output::ok(fixture("crm_mon-healthy.xml")));
+        let back = PROC_UPTODATE.replace(
+            "cs:WFConnection ro:Primary/Unknown ds:UpToDate/DUnknown",
+            "cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate",
+        );
+        let (r, log) = run(&runner, &back);
+        assert_eq!(r.unwrap(), Verdict::Outdated);
+        let calls = runner.lines();
+        assert!(
+            !calls
+                .iter()
+                .any(|c| c.starts_with("cibadmin") || c.starts_with("stonith_admin")),
+            "{calls:?}"
+        );
+        assert!(log.iter().any(|l| l.contains("came back")), "{log:?}");
+        // Still down, or a sync not yet begun on every minor: not back.
+        assert!(!link_back(PROC_UPTODATE, &["0".into()]));
+        assert!(!link_back(&back, &["0".into(), "1".into()]));
+        assert!(link_back(
+            &back.replace("Connected", "SyncSource"),
+            &["0".into()]
+        ));
     }
 
     #[test]
