@@ -671,7 +671,7 @@ fn hard_kill(
         // What led there: the survivor's journal from before the restore on.
         let since = now_epoch() + pair.clock_offset(survivor).unwrap_or(0.0) - 600.0;
         let _ = std::fs::write(
-            file.with_extension("journal"),
+            file.with_extension("state.journal"),
             pair.journal(survivor, since),
         );
         eprintln!(
