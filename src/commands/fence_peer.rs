@@ -51,6 +51,8 @@ pub fn unfence(args: &FencePeerArgs) -> Result<ExitCode> {
         fence_peer::Unfenced::Removed => log(&format!(
             "{resource}: in sync again, removed constraint {id}"
         )),
+        // Quiet: the Primary's DRBD monitor asks every interval.
+        fence_peer::Unfenced::Absent => {}
         fence_peer::Unfenced::NoCluster => log(&format!(
             "{resource}: in sync; Pacemaker does not run here, so there is no constraint {id} to remove"
         )),

@@ -322,8 +322,10 @@ pub fn fence_peer(
 /// What [`unfence_peer`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unfenced {
-    /// The constraint is gone (or was never there).
+    /// The constraint was there and is gone.
     Removed,
+    /// There was none (the Primary's DRBD monitor asks every interval).
+    Absent,
     /// Pacemaker does not run here (the first sync of a new cluster runs before
     /// the engine starts): no CIB to change.
     NoCluster,
@@ -353,8 +355,10 @@ pub fn unfence_peer(
             id: id.clone(),
             detail: e.to_string(),
         })?;
-    if out.success() || out.code == Some(CIB_NO_SUCH_OBJECT) {
+    if out.success() {
         Ok(Unfenced::Removed)
+    } else if out.code == Some(CIB_NO_SUCH_OBJECT) {
+        Ok(Unfenced::Absent)
     } else if out.code == Some(CIB_NOT_CONNECTED) {
         Ok(Unfenced::NoCluster)
     } else {
@@ -609,7 +613,7 @@ mod tests {
             RecordingRunner::new().respond("cibadmin", Output::failed(105, "No such device"));
         assert_eq!(
             unfence_peer(&gone, "r0", "drbd-r0-clone").unwrap(),
-            Unfenced::Removed
+            Unfenced::Absent
         );
         // The first sync of a new cluster ends before Pacemaker runs.
         let down = RecordingRunner::new().respond(
