@@ -24,6 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::exec::{Cmd, Runner};
+use crate::runtime::status::drbd::{self, DrbdVolume};
 use crate::runtime::status::pacemaker::{self, PcmkState};
 
 /// DRBD fence-peer exit codes (drbd.conf(5), "fence-peer").
@@ -108,52 +109,27 @@ pub fn constraint_xml(resource: &str, clone_id: &str, keep: &str) -> String {
     )
 }
 
-/// The disk state (`ds:` local part) of each minor in /proc/drbd; a minor that is
-/// not listed reads as "absent".
-fn local_disks(proc_drbd: &str, minors: &[String]) -> Vec<(String, String)> {
+/// Each minor's volume in /proc/drbd; None when it is not listed (or unconfigured).
+fn minor_volumes(proc_drbd: &str, minors: &[String]) -> Vec<(String, Option<DrbdVolume>)> {
+    let volumes = drbd::parse_proc_drbd(proc_drbd).unwrap_or_default();
     minors
         .iter()
         .map(|m| {
-            let state = proc_drbd
-                .lines()
-                .find(|l| l.trim_start().starts_with(&format!("{m}: cs:")))
-                .and_then(|l| l.split_whitespace().find_map(|w| w.strip_prefix("ds:")))
-                .and_then(|ds| ds.split('/').next())
-                .unwrap_or("absent")
-                .to_string();
-            (m.clone(), state)
+            let name = format!("drbd{m}");
+            (
+                m.clone(),
+                volumes.iter().find(|v| v.resource == name).cloned(),
+            )
         })
         .collect()
 }
 
-/// Connection states in which the peer replicates again (drbdsetup-84 cstate).
-const LINKED: [&str; 14] = [
-    "Connected",
-    "StartingSyncS",
-    "StartingSyncT",
-    "WFBitMapS",
-    "WFBitMapT",
-    "WFSyncUUID",
-    "SyncSource",
-    "SyncTarget",
-    "PausedSyncS",
-    "PausedSyncT",
-    "VerifyS",
-    "VerifyT",
-    "Ahead",
-    "Behind",
-];
-
-/// Every minor is linked to its peer again (`cs:` of /proc/drbd).
+/// Every minor is linked to its peer again.
 fn link_back(proc_drbd: &str, minors: &[String]) -> bool {
     !minors.is_empty()
-        && minors.iter().all(|m| {
-            proc_drbd
-                .lines()
-                .find_map(|l| l.trim_start().strip_prefix(&format!("{m}: cs:")))
-                .and_then(|rest| rest.split_whitespace().next())
-                .is_some_and(|cs| LINKED.contains(&cs))
-        })
+        && minor_volumes(proc_drbd, minors)
+            .iter()
+            .all(|(_, v)| v.as_ref().is_some_and(DrbdVolume::linked))
 }
 
 /// What became of the peers.
@@ -222,11 +198,11 @@ pub fn fence_peer(
     log: &mut dyn FnMut(&str),
 ) -> Result<Verdict, FenceError> {
     let text = std::fs::read_to_string(proc_drbd).unwrap_or_default();
-    if let Some((minor, state)) = local_disks(&text, &req.minors)
-        .into_iter()
-        .find(|(_, s)| s != "UpToDate")
-    {
-        return Err(FenceError::NotUpToDate { minor, state });
+    for (minor, volume) in minor_volumes(&text, &req.minors) {
+        let state = volume.map_or_else(|| "absent".to_string(), |v| v.disk);
+        if state != "UpToDate" {
+            return Err(FenceError::NotUpToDate { minor, state });
+        }
     }
     let state = cluster_state(runner, cluster_wait, Duration::from_secs(1))?;
     let gone: Vec<String> = req
@@ -445,13 +421,15 @@ mod tests {
             "{calls:?}"
         );
         assert!(log.iter().any(|l| l.contains("came back")), "{log:?}");
-        // Still down, or a sync not yet begun on every minor: not back.
+        // Still down, or a minor that /proc/drbd does not list: not back.
         assert!(!link_back(PROC_UPTODATE, &["0".into()]));
         assert!(!link_back(&back, &["0".into(), "1".into()]));
-        assert!(link_back(
-            &back.replace("Connected", "SyncSource"),
-            &["0".into()]
-        ));
+        for up in ["SyncSource", "WFBitMapS", "Ahead"] {
+            assert!(
+                link_back(&back.replace("Connected", up), &["0".into()]),
+                "{up}"
+            );
+        }
     }
 
     #[test]

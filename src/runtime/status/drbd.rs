@@ -39,6 +39,15 @@ impl DrbdVolume {
             || self.connection.starts_with("PausedSync")
             || self.connection.starts_with("Verify")
     }
+
+    /// The replication link is up: connected, or on the way into or out of a
+    /// resync (8.4's StartingSync*, WFBitMap*, WFSyncUUID, Ahead/Behind).
+    pub fn linked(&self) -> bool {
+        self.connected()
+            || self.connection.starts_with("StartingSync")
+            || self.connection.starts_with("WFBitMap")
+            || matches!(self.connection.as_str(), "WFSyncUUID" | "Ahead" | "Behind")
+    }
 }
 
 #[derive(Deserialize)]
