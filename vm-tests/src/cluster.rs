@@ -134,11 +134,14 @@ impl Pair {
             }
             Engine::Heartbeat => {
                 "cl_status hbstatus 2>&1; cl_status rscstatus 2>&1; echo '--- drbd'; cat /proc/drbd; \
-                 echo '--- addresses'; ip -br addr; echo '--- services'; \
-                 systemctl --no-pager is-active asterisk mariadb postfix apache2 2>&1"
+                 echo '--- addresses'; ip -br addr"
             }
         };
-        let out = self.sh(i, script);
+        let script = format!(
+            "{script}; echo '--- services'; systemctl --no-pager is-active {} 2>&1",
+            self.services.join(" ")
+        );
+        let out = self.sh(i, &script);
         format!(
             "{}{}",
             out.stdout_str(),
