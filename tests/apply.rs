@@ -29,6 +29,8 @@ struct Sim {
     peer_connects: bool,
     dstate: String,
     cib_loaded: bool,
+    /// dpkg-statoverride's table: path -> its `--list` line.
+    statoverrides: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Sim {
@@ -48,6 +50,7 @@ impl Default for Sim {
             peer_connects: true,
             dstate: "Inconsistent/Inconsistent".into(),
             cib_loaded: false,
+            statoverrides: Default::default(),
         }
     }
 }
@@ -74,6 +77,15 @@ fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
                 } else {
                     fail(1)
                 }
+            }
+            l if l.starts_with("dpkg-statoverride --list ") => match s.statoverrides.get(&cmd.args[1]) {
+                Some(line) => ok(line),
+                None => fail(1),
+            },
+            l if l.starts_with("dpkg-statoverride --force-statoverride-add --update --add ") => {
+                let a = &cmd.args[3..];
+                s.statoverrides.insert(a[3].clone(), a.join(" "));
+                ok("")
             }
             l if l.starts_with("apt-get install") => {
                 s.installed = true;
@@ -450,6 +462,13 @@ fn the_cib_is_loaded_once_from_the_preferred_node() {
     };
     assert_eq!(replaces(&first.lines), 1);
     assert!(
+        !first
+            .lines
+            .iter()
+            .any(|l| l.starts_with("dpkg-statoverride")),
+        "no dopd under Pacemaker: DRBD's helpers keep their modes"
+    );
+    assert!(
         index(&first.lines, "crm_mon -1") < index(&first.lines, "cibadmin --replace"),
         "members first"
     );
@@ -499,7 +518,19 @@ fn after_init_the_plan_holds_only_what_the_probe_cannot_confirm() {
     let m = model("seed-heartbeat");
     let root = tempfile::tempdir().unwrap();
     let sim = Arc::new(Mutex::new(Sim::default()));
-    init_on(&m, "cl01", &sim, root.path()).result.unwrap();
+    let first = init_on(&m, "cl01", &sim, root.path());
+    first.result.unwrap();
+    // dopd's helpers became setuid root for group haclient, as drbdadm asks.
+    for helper in ["/lib/drbd/drbdsetup-84", "/sbin/drbdmeta"] {
+        assert_eq!(
+            sim.lock()
+                .unwrap()
+                .statoverrides
+                .get(helper)
+                .map(String::as_str),
+            Some(format!("root haclient 4750 {helper}").as_str())
+        );
+    }
     let runner = runner_for(sim.clone(), "cl01");
     let p = do_plan(&m, "cl01", &runner, root.path(), false).unwrap();
     // `systemctl enable drbd` (no --now) is re-checked by state only: is-active

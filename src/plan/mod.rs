@@ -251,6 +251,21 @@ fn write_step(
     })
 }
 
+/// The DRBD programs dopd runs, by the paths drbdadm names when it asks for them
+/// to be setuid (Heartbeat engine only: Pacemaker fences through our handler).
+pub fn dopd_helpers(model: &Model) -> Vec<&'static str> {
+    use crate::model::{DrbdModule, Engine};
+    if model.engine != Engine::Heartbeat {
+        return Vec::new();
+    }
+    let v9 = model.nodes.iter().any(|n| n.drbd_module == DrbdModule::V9);
+    if v9 {
+        vec!["/sbin/drbdsetup", "/sbin/drbdmeta"]
+    } else {
+        vec!["/lib/drbd/drbdsetup-84", "/sbin/drbdmeta"]
+    }
+}
+
 fn run(phase: Phase, summary: impl Into<String>, commands: Vec<Cmd>) -> Step {
     Step {
         phase,
@@ -377,6 +392,38 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             Phase::Files,
             "apply the changed kernel settings",
             sysctl,
+        ));
+    }
+
+    // dopd (Heartbeat's DRBD fence-peer) runs as hacluster and calls these: without
+    // root:haclient 4750, as drbdadm asks, it fails, the peer is never outdated and
+    // a node that wrongly thinks its peer dead can promote (split brain).
+    let helpers: Vec<Cmd> = dopd_helpers(model)
+        .into_iter()
+        .filter(|path| {
+            let want = format!("root haclient 4750 {path}");
+            st.statoverrides
+                .as_ref()
+                .and_then(|m| m.get(*path).cloned().flatten())
+                .is_none_or(|have| have != want)
+        })
+        .map(|path| {
+            Cmd::new("dpkg-statoverride").args([
+                "--force-statoverride-add",
+                "--update",
+                "--add",
+                "root",
+                "haclient",
+                "4750",
+                path,
+            ])
+        })
+        .collect();
+    if !helpers.is_empty() {
+        steps.push(run(
+            Phase::Files,
+            "let dopd run the DRBD helpers as root (root:haclient 4750, dpkg-statoverride)",
+            helpers,
         ));
     }
 

@@ -50,6 +50,8 @@ pub struct NodeState {
     pub installed: Option<BTreeSet<String>>,
     pub services: Option<BTreeMap<String, ServiceState>>,
     pub drbd: Option<DrbdState>,
+    /// `dpkg-statoverride --list` of each DRBD helper dopd runs (None: none set).
+    pub statoverrides: Option<BTreeMap<String, Option<String>>>,
     pub systemd: bool,
 }
 
@@ -128,6 +130,16 @@ pub fn probe(
     }
     st.services = Some(services);
     st.drbd = Some(probe_drbd(model, node, r));
+    let mut overrides = BTreeMap::new();
+    for path in super::dopd_helpers(model) {
+        let listed = r
+            .run(&Cmd::new("dpkg-statoverride").args(["--list", path]))
+            .ok()
+            .filter(|o| o.success())
+            .map(|o| o.stdout_str().trim().to_string());
+        overrides.insert(path.to_string(), listed);
+    }
+    st.statoverrides = Some(overrides);
     st
 }
 
