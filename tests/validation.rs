@@ -393,6 +393,67 @@ fn heartbeat_engine_fences_through_a_stonith_plugin() {
     );
 }
 
+/// The packages a fenced node installs, for a profile with `agent` on `engine`/`distro`.
+fn fence_packages(engine: &str, distro: &str, agent: &str, extra: &str) -> Vec<String> {
+    let f = format!(
+        "agent = \"{agent}\"\nheartbeat-plugin = \"external/ipmi\"\n{extra}[fencing.nodes.cl01]\nparams = {{ ip = \"x\" }}\nheartbeat-args = [\"a\"]\n[fencing.nodes.cl02]\nparams = {{ ip = \"y\" }}\nheartbeat-args = [\"b\"]"
+    );
+    let src = base()
+        .replace("engine = \"heartbeat\"", &format!("engine = \"{engine}\""))
+        .replace(
+            "distro = \"ubuntu-24.04\"",
+            &format!("distro = \"{distro}\""),
+        )
+        .replace("agent = \"none\"", &f);
+    let loaded = profile::parse(&src, Path::new("p.toml"), Path::new("/nonexistent-dir"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    loaded.model.fencing.packages().to_vec()
+}
+
+#[test]
+fn fence_agent_packages_follow_the_distro() {
+    // Debian 12 has one package; the others split it, and there "fence-agents"
+    // would pull in every agent.
+    assert_eq!(
+        fence_packages("pacemaker", "debian-12", "fence_ipmilan", ""),
+        ["fence-agents"]
+    );
+    assert_eq!(
+        fence_packages("pacemaker", "ubuntu-24.04", "fence_ipmilan", ""),
+        ["fence-agents-ipmilan"]
+    );
+    // fence_idrac is a link to fence_ipmilan and ships in its package.
+    assert_eq!(
+        fence_packages("pacemaker", "debian-13", "fence_idrac", ""),
+        ["fence-agents-ipmilan"]
+    );
+    assert_eq!(
+        fence_packages("pacemaker", "debian-sid", "fence_vmware_soap", ""),
+        ["fence-agents-vmware-soap"]
+    );
+    // Heartbeat fences through cluster-glue plugins.
+    assert!(fence_packages("heartbeat", "debian-sid", "fence_ipmilan", "").is_empty());
+    assert!(fence_packages("pacemaker", "debian-sid", "fence_lab", "packages = []\n").is_empty());
+    assert_eq!(
+        fence_packages(
+            "pacemaker",
+            "debian-12",
+            "fence_x",
+            "packages = [\"fence-x\"]\n"
+        ),
+        ["fence-x"]
+    );
+}
+
+#[test]
+fn fence_packages_are_package_names() {
+    let f = "agent = \"fence_ipmilan\"\nheartbeat-plugin = \"external/ipmi\"\npackages = [\"Fence Agents\"]\n[fencing.nodes.cl01]\nheartbeat-args = [\"a\"]\n[fencing.nodes.cl02]\nheartbeat-args = [\"b\"]";
+    expect_error(
+        base().replace("agent = \"none\"", f),
+        "fencing.packages: \"Fence Agents\" is not a Debian package name",
+    );
+}
+
 #[test]
 fn load_balanced_mode_needs_its_table() {
     expect_error(

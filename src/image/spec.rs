@@ -177,7 +177,7 @@ pub fn kernel_package(distro: Distro) -> &'static str {
 }
 
 /// The engine's packages; the node meta-package replaces this list when given.
-fn stack_packages(model: &Model) -> Vec<&'static str> {
+fn stack_packages(model: &Model) -> Vec<&str> {
     let mut p = vec![
         "drbd-utils",
         "resource-agents",
@@ -196,9 +196,7 @@ fn stack_packages(model: &Model) -> Vec<&'static str> {
     if model.mode == Mode::LoadBalanced {
         p.extend(["ldirectord", "ipvsadm"]);
     }
-    if model.fencing.enabled() {
-        p.push("fence-agents");
-    }
+    p.extend(model.fencing.packages().iter().map(String::as_str));
     p
 }
 

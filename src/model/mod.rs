@@ -218,6 +218,8 @@ pub enum Fencing {
     Agent {
         agent: String,
         heartbeat_plugin: Option<String>,
+        /// What the node installs for the agent (empty: it comes from elsewhere).
+        packages: Vec<String>,
         devices: Vec<FenceDevice>,
     },
 }
@@ -225,6 +227,13 @@ pub enum Fencing {
 impl Fencing {
     pub fn enabled(&self) -> bool {
         !matches!(self, Fencing::None)
+    }
+
+    pub fn packages(&self) -> &[String] {
+        match self {
+            Fencing::None => &[],
+            Fencing::Agent { packages, .. } => packages,
+        }
     }
 }
 

@@ -230,7 +230,7 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
     let auth = build_auth(&raw.auth, c);
     let storage = build_storage(&raw.storage, c);
     let services = build_services(&raw.resources.services, c);
-    let fencing = build_fencing(&raw.fencing, engine, &raw.node, c);
+    let fencing = build_fencing(&raw.fencing, engine, distro, &raw.node, c);
     let load_balancing = build_load_balancing(raw, mode, c);
     let pbx = build_pbx(&raw.pbx, c);
 
@@ -800,11 +800,12 @@ fn build_services(services: &[String], c: &mut Checker) -> Option<Vec<String>> {
 fn build_fencing(
     f: &RawFencing,
     engine: Option<Engine>,
+    distro: Option<Distro>,
     nodes: &[RawNode],
     c: &mut Checker,
 ) -> Option<Fencing> {
     if f.agent == "none" {
-        if !f.nodes.is_empty() || f.heartbeat_plugin.is_some() {
+        if !f.nodes.is_empty() || f.heartbeat_plugin.is_some() || f.packages.is_some() {
             c.err(
                 "fencing.agent",
                 "fencing devices are configured but the agent is \"none\"",
@@ -881,11 +882,61 @@ fn build_fencing(
             }
         }
     }
+    let packages = match &f.packages {
+        Some(list) => {
+            for p in list {
+                if !is_package_name(p) {
+                    c.err(
+                        "fencing.packages",
+                        format!("\"{p}\" is not a Debian package name"),
+                        "use names as apt knows them, e.g. [\"fence-agents-ipmilan\"], or [] when the agent is installed another way",
+                    );
+                }
+            }
+            list.clone()
+        }
+        None => default_fence_packages(&f.agent, engine, distro),
+    };
     agent_ok.then(|| Fencing::Agent {
         agent: f.agent.clone(),
         heartbeat_plugin: f.heartbeat_plugin.clone(),
+        packages,
         devices,
     })
+}
+
+/// What ships a fence agent. Debian 12 has one fence-agents package; Debian 13, sid
+/// and Ubuntu 24.04 split it per agent, and there "fence-agents" is a metapackage
+/// that pulls in every agent with its cloud SDKs. Heartbeat fences through
+/// cluster-glue plugins, which come with the engine.
+fn default_fence_packages(
+    agent: &str,
+    engine: Option<Engine>,
+    distro: Option<Distro>,
+) -> Vec<String> {
+    if engine != Some(Engine::Pacemaker) {
+        return Vec::new();
+    }
+    let name = agent.strip_prefix("fence_").unwrap_or(agent);
+    match distro {
+        Some(Distro::Debian12) | None => vec!["fence-agents".into()],
+        Some(_) => {
+            // Agents that are links to another agent's script ship in its package.
+            let package = match name {
+                "ilo3" | "ilo4" | "ilo5" | "ipmilanplus" | "imm" | "idrac" => "ipmilan",
+                "ilo" => "ilo2",
+                other => other,
+            };
+            vec![format!("fence-agents-{}", package.replace('_', "-"))]
+        }
+    }
+}
+
+fn is_package_name(p: &str) -> bool {
+    p.len() >= 2
+        && p.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        && p.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "+.-".contains(ch))
 }
 
 fn build_load_balancing(

@@ -1,6 +1,6 @@
 //! Which Debian/Ubuntu packages a node needs, by engine, mode and distro.
 
-use crate::model::{Distro, Engine, Fencing, Filesystem, Model};
+use crate::model::{Distro, Engine, Filesystem, Model};
 
 /// The package that provides a service of the resource group on this distro.
 pub fn package_for_service(service: &str, distro: Distro) -> Option<&'static str> {
@@ -39,9 +39,7 @@ pub fn required(model: &Model) -> Vec<String> {
     if model.load_balancing.is_some() {
         p.extend(["ldirectord", "ipvsadm", "ocfs2-tools"]);
     }
-    if let (Fencing::Agent { .. }, Engine::Pacemaker) = (&model.fencing, model.engine) {
-        p.push("fence-agents");
-    }
+    p.extend(model.fencing.packages().iter().map(String::as_str));
     p.extend(
         model
             .services

@@ -241,6 +241,8 @@ pub struct RawFencing {
     pub agent: String,
     /// cluster-glue STONITH plugin for the heartbeat engine (ha.cf stonith_host).
     pub heartbeat_plugin: Option<String>,
+    /// Packages that provide the agent; unset: derived from agent and distro.
+    pub packages: Option<Vec<String>>,
     #[serde(default)]
     pub nodes: BTreeMap<String, RawFenceDevice>,
 }
@@ -250,6 +252,7 @@ impl Default for RawFencing {
         RawFencing {
             agent: default_fence_agent(),
             heartbeat_plugin: None,
+            packages: None,
             nodes: BTreeMap::new(),
         }
     }
