@@ -142,7 +142,7 @@ fn lab_fencing() -> String {
     let ip = HARNESS_ADDR;
     let port = crate::fence::FENCE_PORT;
     let mut t = String::from(
-        "[fencing]\n# The paired-VM harness is the power switch (vm-tests/lab/).\nagent = \"fence_pbxlab\"\nheartbeat-plugin = \"external/pbxlab\"\n",
+        "[fencing]\n# The paired-VM harness is the power switch (vm-tests/lab/).\nagent = \"fence_pbxlab\"\nheartbeat-plugin = \"external/pbxlab\"\n# The images get the lab's agents as files (lab_agents), no package.\npackages = []\n",
     );
     for n in ["node1", "node2"] {
         t.push_str(&format!(
@@ -1057,6 +1057,9 @@ fn switchover(pair: &mut Pair) -> Result<Scenario, Error> {
         format!("{fb:.1} s"),
     );
     check_nobody_fenced(pair, &mut s, started);
+    // Both journals: the next scenario restores the snapshot and drops them.
+    pair.save_journal(active, "switchover");
+    pair.save_journal(other, "switchover");
     s.notes
         .push(format!("switchover {sw:.1} s, failback {fb:.1} s"));
     s.finish();
