@@ -412,37 +412,62 @@ fn fence_packages(engine: &str, distro: &str, agent: &str, extra: &str) -> Vec<S
 
 #[test]
 fn fence_agent_packages_follow_the_distro() {
-    // Debian 12 has one package; the others split it, and there "fence-agents"
-    // would pull in every agent.
-    assert_eq!(
-        fence_packages("pacemaker", "debian-12", "fence_ipmilan", ""),
-        ["fence-agents"]
-    );
-    assert_eq!(
-        fence_packages("pacemaker", "ubuntu-24.04", "fence_ipmilan", ""),
-        ["fence-agents-ipmilan"]
-    );
-    // fence_idrac is a link to fence_ipmilan and ships in its package.
-    assert_eq!(
-        fence_packages("pacemaker", "debian-13", "fence_idrac", ""),
-        ["fence-agents-ipmilan"]
-    );
-    assert_eq!(
-        fence_packages("pacemaker", "debian-sid", "fence_vmware_soap", ""),
-        ["fence-agents-vmware-soap"]
-    );
-    // Heartbeat fences through cluster-glue plugins.
-    assert!(fence_packages("heartbeat", "debian-sid", "fence_ipmilan", "").is_empty());
-    assert!(fence_packages("pacemaker", "debian-sid", "fence_lab", "packages = []\n").is_empty());
-    assert_eq!(
-        fence_packages(
+    let cases: [(&str, &str, &str, &str, &[&str]); 7] = [
+        // Debian 12 has one package; the others split it, and there
+        // "fence-agents" would pull in every agent.
+        (
+            "pacemaker",
+            "debian-12",
+            "fence_ipmilan",
+            "",
+            &["fence-agents"],
+        ),
+        (
+            "pacemaker",
+            "ubuntu-24.04",
+            "fence_ipmilan",
+            "",
+            &["fence-agents-ipmilan"],
+        ),
+        // fence_idrac is a link to fence_ipmilan and ships in its package.
+        (
+            "pacemaker",
+            "debian-13",
+            "fence_idrac",
+            "",
+            &["fence-agents-ipmilan"],
+        ),
+        (
+            "pacemaker",
+            "debian-sid",
+            "fence_vmware_soap",
+            "",
+            &["fence-agents-vmware-soap"],
+        ),
+        // Heartbeat fences through cluster-glue plugins.
+        ("heartbeat", "debian-sid", "fence_ipmilan", "", &[]),
+        (
+            "pacemaker",
+            "debian-sid",
+            "fence_lab",
+            "packages = []\n",
+            &[],
+        ),
+        (
             "pacemaker",
             "debian-12",
             "fence_x",
-            "packages = [\"fence-x\"]\n"
+            "packages = [\"fence-x\"]\n",
+            &["fence-x"],
         ),
-        ["fence-x"]
-    );
+    ];
+    for (engine, distro, agent, extra, want) in cases {
+        assert_eq!(
+            fence_packages(engine, distro, agent, extra),
+            want,
+            "{engine} {distro} {agent} {extra}"
+        );
+    }
 }
 
 #[test]
