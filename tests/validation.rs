@@ -471,6 +471,17 @@ fn fence_agent_packages_follow_the_distro() {
 }
 
 #[test]
+fn fence_packages_need_an_agent() {
+    expect_error(
+        base().replace(
+            "agent = \"none\"",
+            "agent = \"none\"\npackages = [\"fence-agents\"]",
+        ),
+        "fencing.agent: fencing.nodes, heartbeat-plugin or packages are set but the agent is \"none\"",
+    );
+}
+
+#[test]
 fn fence_packages_are_package_names() {
     let f = "agent = \"fence_ipmilan\"\nheartbeat-plugin = \"external/ipmi\"\npackages = [\"Fence Agents\"]\n[fencing.nodes.cl01]\nheartbeat-args = [\"a\"]\n[fencing.nodes.cl02]\nheartbeat-args = [\"b\"]";
     expect_error(

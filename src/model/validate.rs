@@ -808,8 +808,8 @@ fn build_fencing(
         if !f.nodes.is_empty() || f.heartbeat_plugin.is_some() || f.packages.is_some() {
             c.err(
                 "fencing.agent",
-                "fencing devices are configured but the agent is \"none\"",
-                "name the fence agent, e.g. agent = \"fence_ipmilan\", or remove the devices",
+                "fencing.nodes, heartbeat-plugin or packages are set but the agent is \"none\"",
+                "name the fence agent, e.g. agent = \"fence_ipmilan\", or remove those settings",
             );
             return None;
         }

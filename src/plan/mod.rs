@@ -404,7 +404,8 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             let want = format!("root haclient 4750 {path}");
             st.statoverrides
                 .as_ref()
-                .and_then(|m| m.get(*path).cloned().flatten())
+                .and_then(|m| m.get(*path))
+                .and_then(Option::as_deref)
                 .is_none_or(|have| have != want)
         })
         .map(|path| {
