@@ -21,6 +21,13 @@ pub const BOOT_MOUNT: &str = "/boot/pbx-boot";
 pub const KERNEL_HOOK: &str = "etc/kernel/postinst.d/zz-pbx-cluster-boot";
 /// The same hook for initrd rebuilds that come without a kernel upgrade.
 pub const INITRAMFS_HOOK: &str = "etc/initramfs/post-update.d/pbx-cluster-boot";
+/// systemd's unit names for the boot partition's device and its mount
+/// (systemd-escape --path): the device's drop-in pulls the mount in whenever the
+/// device appears, however late.
+pub const BOOT_DEVICE_UNIT: &str = "dev-disk-by\\x2dlabel-PBXBOOT.device";
+pub const BOOT_MOUNT_UNIT: &str = "boot-pbx\\x2dboot.mount";
+/// How long the hooks wait for the boot partition's device before they give up.
+pub const BOOT_WAIT_SECS: u32 = 300;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
@@ -99,6 +106,13 @@ pub fn render(spec: &ImageSpec, profile: &ProfileFiles) -> FileSet {
             );
         }
     }
+    // With nofail a device that comes after its job's timeout (90 s; seen on a slow
+    // first boot) is never mounted in that boot: the device unit's own Wants= is
+    // started whenever the device appears (systemd.device(5)).
+    files.insert(
+        format!("etc/systemd/system/{BOOT_DEVICE_UNIT}.d/50-pbx-cluster-mount.conf"),
+        text(format!("{HEADER}[Unit]\nWants={BOOT_MOUNT_UNIT}\n"), 0o644),
+    );
     files.insert(KERNEL_HOOK.into(), text(boot_hook(), 0o755));
     files.insert(INITRAMFS_HOOK.into(), text(boot_hook(), 0o755));
     let mut modules = vec!["drbd", "ip_vs"];
@@ -240,7 +254,9 @@ pub fn syslinux_cfg(cmdline: &str) -> String {
 /// and its initrd go onto the mounted boot partition, the pair they replace kept
 /// as vmlinuz.old / initrd.old. Runs after the initrd generators (zz- sorts last);
 /// a kernel whose initrd is not made yet is left to the initramfs hook's call.
-/// PBX_BOOT_DIR and PBX_KERNEL_DIR exist for tests.
+/// When the partition is not mounted the hook mounts it itself (fstab's entry),
+/// waiting up to PBX_BOOT_WAIT seconds for a late device. PBX_BOOT_DIR and
+/// PBX_KERNEL_DIR exist for tests.
 pub fn boot_hook() -> String {
     format!(
         r#"#!/bin/sh
@@ -248,12 +264,25 @@ pub fn boot_hook() -> String {
 set -eu
 boot=${{PBX_BOOT_DIR:-{BOOT_MOUNT}}}
 src=${{PBX_KERNEL_DIR:-/boot}}
+wait=${{PBX_BOOT_WAIT:-{BOOT_WAIT_SECS}}}
 newest=$(ls "$src" | sed -n 's/^vmlinuz-//p' | sort -V | tail -n 1)
 [ -n "$newest" ] || exit 0
-if [ ! -e "$boot/syslinux.cfg" ]; then
-    echo "pbx-cluster: $boot is not the mounted boot partition (no syslinux.cfg there): kernel $newest is not bootable yet; mount LABEL={BOOT_LABEL} on $boot (see /etc/fstab) and run $0 again" >&2
-    exit 1
-fi
+waited=0
+while [ ! -e "$boot/syslinux.cfg" ]; do
+    if mountpoint -q "$boot"; then
+        echo "pbx-cluster: $boot is mounted but holds no syslinux.cfg: it is not the boot partition (LABEL={BOOT_LABEL}); kernel $newest is not bootable yet; unmount it, mount LABEL={BOOT_LABEL} there (see /etc/fstab) and run $0 again" >&2
+        exit 1
+    fi
+    mount "$boot" 2>/dev/null || true
+    [ ! -e "$boot/syslinux.cfg" ] || break
+    if [ "$waited" -ge "$wait" ]; then
+        echo "pbx-cluster: the boot partition (LABEL={BOOT_LABEL}) did not appear within $wait s and $boot is not mounted: kernel $newest is not bootable yet; check the disk, mount LABEL={BOOT_LABEL} on $boot (see /etc/fstab) and run $0 again" >&2
+        exit 1
+    fi
+    [ "$waited" -gt 0 ] || echo "pbx-cluster: $boot is not mounted; waiting up to $wait s for LABEL={BOOT_LABEL}" >&2
+    sleep 1
+    waited=$((waited + 1))
+done
 kernel="$src/vmlinuz-$newest"
 initrd="$src/initrd.img-$newest"
 [ -e "$initrd" ] || exit 0

@@ -683,23 +683,33 @@ fn a_root_without_mount_is_refused() {
     check_boot_tools(root.path()).unwrap();
 }
 
-/// Runs the generated boot hook with its folders pointed at temporary ones.
+/// Runs the generated boot hook with its folders pointed at temporary ones; it
+/// gives up at once on a partition that is not there.
 fn run_boot_hook(boot: &Path, kernels: &Path) -> std::process::Output {
-    let script = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(script.path(), files::boot_hook()).unwrap();
-    std::process::Command::new("sh")
-        .arg(script.path())
-        .arg("ignored-version")
-        .env("PBX_BOOT_DIR", boot)
-        .env("PBX_KERNEL_DIR", kernels)
-        .output()
-        .unwrap()
+    run_boot_hook_with(boot, kernels, &[("PBX_BOOT_WAIT", "0".into())])
 }
 
-#[test]
-fn the_boot_hook_puts_the_newest_kernel_on_the_boot_partition_and_keeps_the_last() {
-    let d = tempfile::tempdir().unwrap();
-    let (boot, kernels) = (d.path().join("fat"), d.path().join("boot"));
+fn run_boot_hook_with(
+    boot: &Path,
+    kernels: &Path,
+    env: &[(&str, std::ffi::OsString)],
+) -> std::process::Output {
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), files::boot_hook()).unwrap();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg(script.path())
+        .arg("ignored-version")
+        .env("PBX_BOOT_DIR", boot)
+        .env("PBX_KERNEL_DIR", kernels);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// Two kernels in a fake /boot; returns (boot partition dir, kernel dir).
+fn kernels_in(d: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (boot, kernels) = (d.join("fat"), d.join("boot"));
     std::fs::create_dir_all(&boot).unwrap();
     std::fs::create_dir_all(&kernels).unwrap();
     for (v, body) in [
@@ -717,6 +727,75 @@ fn the_boot_hook_puts_the_newest_kernel_on_the_boot_partition_and_keeps_the_last
         )
         .unwrap();
     }
+    (boot, kernels)
+}
+
+#[test]
+fn the_boot_hook_mounts_a_late_boot_partition_itself() {
+    let d = tempfile::tempdir().unwrap();
+    let (boot, kernels) = kernels_in(d.path());
+    // A `mount` whose device shows up at the third try (a slow disk or
+    // controller): that call "mounts" the partition by making its files appear.
+    let bin = d.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = d.path().join("calls");
+    std::fs::write(
+        bin.join("mount"),
+        format!(
+            "#!/bin/sh\necho \"$1\" >> {calls}\n[ $(wc -l < {calls}) -ge 3 ] || exit 32\nprintf 'cfg' > \"$1/syslinux.cfg\"\n",
+            calls = calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("mount"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = run_boot_hook_with(
+        &boot,
+        &kernels,
+        &[
+            ("PATH", path.clone().into()),
+            ("PBX_BOOT_WAIT", "10".into()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tries = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(tries.lines().count(), 3, "{tries}");
+    assert!(tries.lines().all(|l| l == boot.display().to_string()));
+    assert_eq!(
+        std::fs::read_to_string(boot.join("vmlinuz")).unwrap(),
+        "kernel ten"
+    );
+
+    // A device that never comes: the hook gives up after its bound, names the
+    // label and the fix, and writes nothing.
+    let (boot2, kernels2) = kernels_in(&d.path().join("never"));
+    std::fs::write(bin.join("mount"), "#!/bin/sh\nexit 32\n").unwrap();
+    let out = run_boot_hook_with(
+        &boot2,
+        &kernels2,
+        &[("PATH", path.into()), ("PBX_BOOT_WAIT", "2".into())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("did not appear within 2 s") && err.contains("LABEL=PBXBOOT"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&boot2).unwrap().count(), 0);
+}
+
+#[test]
+fn the_boot_hook_puts_the_newest_kernel_on_the_boot_partition_and_keeps_the_last() {
+    let d = tempfile::tempdir().unwrap();
+    let (boot, kernels) = kernels_in(d.path());
     // Not mounted (no syslinux.cfg): refused loudly, nothing written.
     let out = run_boot_hook(&boot, &kernels);
     assert_eq!(out.status.code(), Some(1));
@@ -781,6 +860,23 @@ fn the_node_mounts_the_boot_partition_where_the_hooks_look() {
         )),
         "{fstab}"
     );
+    // However late the device appears, its unit pulls the mount in.
+    assert_eq!(
+        files::BOOT_DEVICE_UNIT,
+        format!("dev-disk-by\\x2dlabel-{}.device", spec::BOOT_LABEL)
+    );
+    let dropin = text(
+        &set,
+        &format!(
+            "etc/systemd/system/{}.d/50-pbx-cluster-mount.conf",
+            files::BOOT_DEVICE_UNIT
+        ),
+    );
+    assert!(
+        dropin.contains(&format!("Wants={}", files::BOOT_MOUNT_UNIT)),
+        "{dropin}"
+    );
+    assert!(fstab.contains(&format!("{} vfat defaults,nofail", files::BOOT_MOUNT)));
     for hook in [files::KERNEL_HOOK, files::INITRAMFS_HOOK] {
         assert_eq!(set[hook].mode, 0o755);
         assert_eq!(text(&set, hook), files::boot_hook());

@@ -469,14 +469,25 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64) {
         0,
         "findmnt -n -o FSTYPE /boot/pbx-boot && cmp /boot/pbx-boot/vmlinuz /boot/vmlinuz-$(uname -r) && /etc/kernel/postinst.d/zz-pbx-cluster-boot $(uname -r) && echo current",
     );
+    let ok = boot.success() && boot.stdout_str().contains("current");
+    let mut detail = format!(
+        "{} {}",
+        boot.stdout_str().trim().replace('\n', " "),
+        String::from_utf8_lossy(&boot.stderr).trim()
+    );
+    if !ok {
+        // Why: what the boot said about the partition's device and mount.
+        let lines = crate::vm::serial_lines(
+            &pair.vms[0].spec.serial_log,
+            &["PBXBOOT", "pbx-boot", "pbx\\x2dboot"],
+            12,
+        );
+        detail.push_str(&format!("; serial log: {}", lines.replace('\n', " | ")));
+    }
     s.check(
         "boot partition mounted, holding the running kernel; the kernel hook runs on it",
-        boot.success() && boot.stdout_str().contains("current"),
-        format!(
-            "{} {}",
-            boot.stdout_str().trim().replace('\n', " "),
-            String::from_utf8_lossy(&boot.stderr).trim()
-        ),
+        ok,
+        detail,
     );
 }
 

@@ -300,9 +300,36 @@ pub fn serial_tail(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The serial log's lines that contain any of `needles` (the last `n` of them),
+/// control characters removed: why a boot went the way it did.
+pub fn serial_lines(path: &Path, needles: &[&str], n: usize) -> String {
+    let text = serial_tail(path, usize::MAX);
+    let hits: Vec<&str> = text
+        .lines()
+        .filter(|l| needles.iter().any(|k| l.contains(k)))
+        .collect();
+    hits[hits.len().saturating_sub(n)..].join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serial_lines_keeps_only_the_lines_that_name_the_thing() {
+        let d = std::env::temp_dir().join(format!("serial-lines-{}", std::process::id()));
+        std::fs::write(
+            &d,
+            "[  40.8] Expecting device /dev/disk/by-label/PBXBOOT...\r\n\x1b[0mlogin:\n[ 94.0] Mounted /boot/pbx-boot.\n",
+        )
+        .unwrap();
+        let got = serial_lines(&d, &["PBXBOOT", "pbx-boot"], 10);
+        std::fs::remove_file(&d).unwrap();
+        assert_eq!(
+            got,
+            "[  40.8] Expecting device /dev/disk/by-label/PBXBOOT...\n[ 94.0] Mounted /boot/pbx-boot."
+        );
+    }
 
     fn spec() -> VmSpec {
         VmSpec {
