@@ -730,6 +730,64 @@ fn plan_output_masks_secrets() {
         .find(|s| s["action"]["path"] == "/etc/corosync/authkey")
         .unwrap();
     assert_eq!(secret_step["action"]["secret"], true);
+
+    // No digest of a secret-holding file, old or new: rendering is deterministic,
+    // so a digest would let anyone test guesses of the secret offline.
+    std::fs::create_dir_all(root.path().join("etc/corosync")).unwrap();
+    std::fs::write(root.path().join("etc/corosync/authkey"), "an older key").unwrap();
+    let rendered = tempfile::tempdir().unwrap();
+    let r = bin()
+        .args(["render", "--node", "cl01", "--out"])
+        .arg(rendered.path())
+        .arg(profile("seed-pacemaker"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    let o = bin()
+        .args([
+            "plan",
+            "--json",
+            "--skip-commands",
+            "--node",
+            "cl01",
+            "--root",
+        ])
+        .arg(root.path())
+        .arg(profile("seed-pacemaker"))
+        .output()
+        .unwrap();
+    let json = text(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    use sha2::Digest;
+    let digest = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    assert!(
+        !json.contains(&digest(b"an older key")),
+        "old digest printed"
+    );
+    let mut secrets = 0;
+    for step in v["steps"].as_array().unwrap() {
+        let a = &step["action"];
+        if a["type"] != "write-file" {
+            continue;
+        }
+        if a["secret"] == true {
+            secrets += 1;
+            assert!(
+                a.get("old_sha256").is_none() && a.get("new_sha256").is_none(),
+                "{a}"
+            );
+            let path = a["path"].as_str().unwrap().trim_start_matches('/');
+            if let Ok(bytes) = std::fs::read(rendered.path().join(path)) {
+                assert!(!json.contains(&digest(&bytes)), "digest of {path} printed");
+            }
+        } else {
+            assert!(a["new_sha256"].is_string(), "{a}");
+        }
+    }
+    assert!(
+        secrets >= 3,
+        "pjsip.conf, the authkey, the CIB, the DRBD resource"
+    );
 }
 
 #[test]

@@ -43,8 +43,12 @@ pub enum Action {
     WriteFile {
         path: String,
         change: Change,
+        /// Digests only of files without a secret (None for secret-holding ones:
+        /// a digest would let anyone test guesses of the secret offline).
+        #[serde(skip_serializing_if = "Option::is_none")]
         old_sha256: Option<String>,
-        new_sha256: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        new_sha256: Option<String>,
         mode: String,
         owner: String,
         group: String,
@@ -112,19 +116,14 @@ impl Plan {
                     new_sha256,
                     secret,
                     ..
-                } => {
-                    if *secret {
-                        out.push_str(
-                            "            (holds a secret: contents and digests not shown)\n",
-                        );
-                    } else {
+                } => match (secret, new_sha256) {
+                    (false, Some(new)) => {
                         let old = old_sha256.as_deref().map(|h| &h[..12]).unwrap_or("absent");
-                        out.push_str(&format!(
-                            "            sha256 {old} -> {}\n",
-                            &new_sha256[..12]
-                        ));
+                        out.push_str(&format!("            sha256 {old} -> {}\n", &new[..12]));
                     }
-                }
+                    _ => out
+                        .push_str("            (holds a secret: contents and digests not shown)\n"),
+                },
             }
         }
         out
@@ -222,10 +221,9 @@ fn write_step(
     phase: Phase,
     summary: String,
 ) -> Option<Step> {
-    let new_sha = f.sha256();
     let change = match current {
         None => Change::Create,
-        Some(c) if c.sha256 != new_sha => Change::Update,
+        Some(c) if c.contents != f.contents => Change::Update,
         Some(c) if c.mode != f.mode => Change::Mode,
         Some(_) => return None,
     };
@@ -240,8 +238,10 @@ fn write_step(
         action: Action::WriteFile {
             path: path.to_string(),
             change,
-            old_sha256: current.map(|c| c.sha256.clone()),
-            new_sha256: new_sha,
+            old_sha256: current
+                .filter(|_| !f.secret)
+                .map(|c| crate::render::sha256_hex(&c.contents)),
+            new_sha256: (!f.secret).then(|| f.sha256()),
             mode: format!("{:04o}", f.mode),
             owner: f.owner.clone(),
             group: f.group.clone(),
@@ -352,7 +352,7 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             secret: false,
         };
         let current = st.hosts_file.as_ref().map(|h| state::FileState {
-            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(h.as_bytes())),
+            contents: h.clone().into_bytes(),
             mode: 0o644,
         });
         steps.extend(write_step(

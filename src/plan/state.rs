@@ -6,16 +6,15 @@ use std::net::Ipv4Addr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::exec::{Cmd, Runner};
 use crate::model::Model;
 use crate::render::FileSet;
 
-/// A file as found on the node.
+/// A file as found on the node. The plan compares contents, not digests: a
+/// digest of a file that holds a secret would be an offline oracle for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileState {
-    pub sha256: String,
+    pub contents: Vec<u8>,
     pub mode: u32,
 }
 
@@ -65,7 +64,7 @@ pub fn file_state(path: &Path) -> Option<FileState> {
     let bytes = std::fs::read(path).ok()?;
     let meta = std::fs::metadata(path).ok()?;
     Some(FileState {
-        sha256: hex::encode(Sha256::digest(&bytes)),
+        contents: bytes,
         mode: meta.mode() & 0o7777,
     })
 }

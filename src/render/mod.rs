@@ -39,7 +39,7 @@ pub struct RenderedFile {
 
 impl RenderedFile {
     pub fn sha256(&self) -> String {
-        hex::encode(Sha256::digest(&self.contents))
+        sha256_hex(&self.contents)
     }
 }
 
@@ -343,10 +343,18 @@ pub fn boot_changes(model: &Model) -> BootChanges {
     BootChanges { disable, enable }
 }
 
+/// Hex sha256 of some bytes: the digest every file listing uses.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 #[derive(Serialize)]
 struct ManifestFile<'a> {
     path: &'a str,
-    sha256: String,
+    /// None for files that hold a secret: the manifest is world-readable, and a
+    /// digest of a deterministic render is an offline oracle for the secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
     mode: String,
     owner: &'a str,
     group: &'a str,
@@ -381,7 +389,7 @@ fn manifest(
             .iter()
             .map(|(p, f)| ManifestFile {
                 path: p,
-                sha256: f.sha256(),
+                sha256: (!f.secret).then(|| f.sha256()),
                 mode: format!("{:04o}", f.mode),
                 owner: &f.owner,
                 group: &f.group,
