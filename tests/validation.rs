@@ -384,6 +384,63 @@ fn fencing_covers_both_nodes() {
     );
 }
 
+/// Fencing for both nodes with the given TOML value for cl01's `key`.
+fn fencing_with(key: &str, value: &str) -> String {
+    let f = format!(
+        "agent = \"fence_ipmilan\"\nheartbeat-plugin = \"external/ipmi\"\n[fencing.nodes.cl01]\nparams = {{ ip = \"x\" }}\n{key} = {value}\n[fencing.nodes.cl02]\nparams = {{ ip = \"y\" }}\nheartbeat-args = [\"b\"]"
+    );
+    base().replace("agent = \"none\"", &f)
+}
+
+#[test]
+fn stonith_arguments_cannot_add_a_line_or_split() {
+    for (arg, shown) in [
+        (
+            r#""x\nrespawn root /bin/sh""#,
+            r#""x\nrespawn root /bin/sh""#,
+        ),
+        (r#""two words""#, r#""two words""#),
+        (r#""a#comment""#, r#""a#comment""#),
+        (r#""""#, r#""""#),
+        (r#""tab\there""#, r#""tab\there""#),
+    ] {
+        let src = fencing_with("heartbeat-args", &format!("[\"cl01\", {arg}]"));
+        expect_error(
+            src.clone(),
+            &format!(
+                "fencing.nodes.cl01.heartbeat-args: {shown} cannot be one argument of ha.cf's stonith_host line"
+            ),
+        );
+        // One problem, one line: the newline is shown escaped.
+        let (_, out) = lines(&src);
+        assert!(!out.lines().any(|l| l.starts_with("respawn")), "{out}");
+    }
+    // Quotes, slashes, '=' and ':' are ordinary argument characters.
+    let (ok, out) = lines(&fencing_with(
+        "heartbeat-args",
+        r#"["cl01", "10.0.1.3", "p\"w=:/"]"#,
+    ));
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn fence_parameters_have_names_that_fit_the_cib() {
+    let src = base().replace(
+        "agent = \"none\"",
+        "agent = \"fence_ipmilan\"\nheartbeat-plugin = \"external/ipmi\"\n[fencing.nodes.cl01]\nparams = { \"ip addr\" = \"x\", \"1st\" = \"y\", \"a<b\" = \"z\" }\nheartbeat-args = [\"a\"]\n[fencing.nodes.cl02]\nparams = { ip = \"line\\nbreak\" }\nheartbeat-args = [\"b\"]",
+    );
+    for bad in ["\"ip addr\"", "\"1st\"", "\"a<b\""] {
+        expect_error(
+            src.clone(),
+            &format!("fencing.nodes.cl01.params: {bad} is not a fence parameter name"),
+        );
+    }
+    expect_error(
+        src,
+        r#"fencing.nodes.cl02.params.ip: "line\nbreak" holds a control character"#,
+    );
+}
+
 #[test]
 fn heartbeat_engine_fences_through_a_stonith_plugin() {
     let f = "agent = \"fence_ipmilan\"\n[fencing.nodes.cl01]\nparams = { ip = \"x\" }\n[fencing.nodes.cl02]\nparams = { ip = \"y\" }";

@@ -843,6 +843,40 @@ fn build_fencing(
             );
             continue;
         }
+        for (k, v) in &dev.params {
+            // The name becomes an nvpair name and part of its XML id in the CIB.
+            if !is_param_name(k) {
+                c.err(
+                    &format!("{field}.params"),
+                    format!("\"{}\" is not a fence parameter name", escaped(k)),
+                    "use the agent's own parameter names (letters, digits, _ and -, starting with a letter), e.g. ip, username, password, lanplus",
+                );
+            }
+            if v.chars().any(char::is_control) {
+                c.err(
+                    &format!("{field}.params.{}", escaped(k)),
+                    format!(
+                        "\"{}\" holds a control character (newline, tab, ...)",
+                        escaped(v)
+                    ),
+                    "write the value on one line without control characters",
+                );
+            }
+        }
+        for a in &dev.heartbeat_args {
+            // ha.cf splits stonith_host on whitespace and ends a line at a newline;
+            // '#' starts a comment: each would change the line, or add one.
+            if a.is_empty()
+                || a.chars()
+                    .any(|ch| ch.is_whitespace() || ch.is_control() || ch == '#')
+            {
+                c.err(
+                    &format!("{field}.heartbeat-args"),
+                    format!("\"{}\" cannot be one argument of ha.cf's stonith_host line", escaped(a)),
+                    "give each plugin argument as its own non-empty list item without spaces, newlines or '#'",
+                );
+            }
+        }
         if dev.params.is_empty() && engine == Some(Engine::Pacemaker) {
             c.err(&format!("{field}.params"), "no parameters for the fence device", "give the agent's parameters, e.g. params = { ip = \"...\", username = \"...\", password = \"...\" }");
         }
@@ -1117,4 +1151,17 @@ fn build_pbx(p: &RawPbx, c: &mut Checker) -> Option<Pbx> {
         sip_port: sip_port?,
         extensions,
     })
+}
+
+/// An OCF / fence-agents parameter name that is also safe inside an XML id.
+fn is_param_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|ch| ch.is_ascii_alphabetic())
+        && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+}
+
+/// A value as one printable line: control characters shown as escapes, so one
+/// problem stays one line.
+fn escaped(s: &str) -> String {
+    s.escape_debug().to_string()
 }
