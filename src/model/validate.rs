@@ -376,7 +376,7 @@ fn build_nodes(
         if n.frontend.interface == n.heartbeat.interface {
             c.err(&f("heartbeat.interface"), format!("the heartbeat link uses the same interface ({}) as the frontend", n.heartbeat.interface), "use the second NIC: two links keep a single cable fault from splitting the cluster");
         }
-        if !n.drbd_disk.starts_with("/dev/") {
+        if !n.drbd_disk.starts_with("/dev/") || !is_plain_path(&n.drbd_disk) {
             c.err(
                 &f("drbd-disk"),
                 format!("\"{}\" is not a block device path", n.drbd_disk),
@@ -734,6 +734,14 @@ fn clean_abs_path(field: &str, value: &str, c: &mut Checker) -> Option<PathBuf> 
         );
         return None;
     }
+    if !is_plain_path(value) {
+        c.err(
+            field,
+            format!("\"{value}\" holds characters that the rendered files cannot carry"),
+            "use letters, digits and / . _ + - only (no spaces, quotes, ':' or newlines)",
+        );
+        return None;
+    }
     if p.components()
         .any(|comp| matches!(comp, Component::ParentDir | Component::CurDir))
     {
@@ -848,31 +856,30 @@ fn build_fencing(
             if !is_param_name(k) {
                 c.err(
                     &format!("{field}.params"),
-                    format!("\"{}\" is not a fence parameter name", escaped(k)),
+                    format!("\"{k}\" is not a fence parameter name"),
                     "use the agent's own parameter names (letters, digits, _ and -, starting with a letter), e.g. ip, username, password, lanplus",
                 );
             }
             if v.chars().any(char::is_control) {
                 c.err(
-                    &format!("{field}.params.{}", escaped(k)),
-                    format!(
-                        "\"{}\" holds a control character (newline, tab, ...)",
-                        escaped(v)
-                    ),
+                    // Not shown: the value may be the device's password.
+                    &format!("{field}.params.{k}"),
+                    "the value holds a control character (newline, tab, ...)",
                     "write the value on one line without control characters",
                 );
             }
         }
-        for a in &dev.heartbeat_args {
+        for (j, a) in dev.heartbeat_args.iter().enumerate() {
             // ha.cf splits stonith_host on whitespace and ends a line at a newline;
             // '#' starts a comment: each would change the line, or add one.
             if a.is_empty()
                 || a.chars()
                     .any(|ch| ch.is_whitespace() || ch.is_control() || ch == '#')
             {
+                // Not shown: plugin arguments carry the device's password.
                 c.err(
-                    &format!("{field}.heartbeat-args"),
-                    format!("\"{}\" cannot be one argument of ha.cf's stonith_host line", escaped(a)),
+                    &format!("{field}.heartbeat-args[{j}]"),
+                    "this argument is empty or holds a space, a newline or '#', which ha.cf's stonith_host line cannot carry as one argument",
                     "give each plugin argument as its own non-empty list item without spaces, newlines or '#'",
                 );
             }
@@ -905,7 +912,7 @@ fn build_fencing(
         match &f.heartbeat_plugin {
             None => c.err("fencing.heartbeat-plugin", "the heartbeat engine fences through cluster-glue STONITH plugins, not fence agents", "set heartbeat-plugin (e.g. \"external/ipmi\") and heartbeat-args for each node"),
             Some(p) => {
-                if p.is_empty() || p.contains(char::is_whitespace) {
+                if p.is_empty() || !is_plain_path(p) {
                     c.err("fencing.heartbeat-plugin", format!("\"{p}\" is not a STONITH plugin name"), "use a name that `stonith -L` lists, e.g. external/ipmi");
                 }
                 for d in &devices {
@@ -1033,6 +1040,7 @@ fn build_load_balancing(
     let mut seen = BTreeSet::new();
     for (i, s) in lb.service.iter().enumerate() {
         let f = |k: &str| format!("load-balancing.service[{i}].{k}");
+        c.name(&f("name"), &s.name, "service name");
         let proto = c.choice(
             &f("protocol"),
             &s.protocol,
@@ -1110,11 +1118,14 @@ fn build_pbx(p: &RawPbx, c: &mut Checker) -> Option<Pbx> {
                 "give each extension its own number",
             );
         }
-        if e.name.is_empty() || e.name.contains(['"', '\n', '<', '>', ';']) {
+        if e.name.is_empty()
+            || e.name.contains(['"', '<', '>', ';', '\\'])
+            || e.name.contains(char::is_control)
+        {
             c.err(
                 &f("name"),
                 format!("\"{}\" cannot be a caller ID name", e.name),
-                "use a plain display name without quotes, <, > or ;",
+                "use a plain display name on one line without quotes, <, >, ; or \\",
             );
         }
         if e.secret.chars().count() < MIN_SIP_SECRET_LEN {
@@ -1160,8 +1171,9 @@ fn is_param_name(s: &str) -> bool {
         && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
 }
 
-/// A value as one printable line: control characters shown as escapes, so one
-/// problem stays one line.
-fn escaped(s: &str) -> String {
-    s.escape_debug().to_string()
+/// A path that every target syntax holds as one word: drbd.conf, haresources'
+/// `::` fields, drbdlinks' quoted strings, the CIB, fstab-like lines.
+fn is_plain_path(s: &str) -> bool {
+    s.chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || "/._+-".contains(ch))
 }

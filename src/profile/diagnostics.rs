@@ -66,7 +66,7 @@ impl Diagnostics {
         if !d.fix.is_empty() {
             out.push_str(&format!(" (fix: {})", d.fix));
         }
-        out
+        one_line(&out)
     }
 }
 
@@ -80,6 +80,20 @@ impl fmt::Display for Diagnostics {
         }
         Ok(())
     }
+}
+
+/// Control characters (a newline in a profile value, ...) shown as escapes, so
+/// that every problem stays one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|ch| {
+            if ch.is_control() {
+                ch.escape_debug().to_string()
+            } else {
+                ch.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Byte offset to 1-based line and column (in characters).
