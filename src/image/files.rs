@@ -21,11 +21,8 @@ pub const BOOT_MOUNT: &str = "/boot/pbx-boot";
 pub const KERNEL_HOOK: &str = "etc/kernel/postinst.d/zz-pbx-cluster-boot";
 /// The same hook for initrd rebuilds that come without a kernel upgrade.
 pub const INITRAMFS_HOOK: &str = "etc/initramfs/post-update.d/pbx-cluster-boot";
-/// systemd's unit names for the boot partition's device and its mount
-/// (systemd-escape --path): the device's drop-in pulls the mount in whenever the
-/// device appears, however late.
-pub const BOOT_DEVICE_UNIT: &str = "dev-disk-by\\x2dlabel-PBXBOOT.device";
-pub const BOOT_MOUNT_UNIT: &str = "boot-pbx\\x2dboot.mount";
+/// The unit that mounts the boot partition once its device shows up, however late.
+pub const BOOT_MOUNT_SERVICE: &str = "pbx-cluster-boot-mount.service";
 /// How long the hooks wait for the boot partition's device before they give up.
 pub const BOOT_WAIT_SECS: u32 = 300;
 
@@ -106,12 +103,9 @@ pub fn render(spec: &ImageSpec, profile: &ProfileFiles) -> FileSet {
             );
         }
     }
-    // With nofail a device that comes after its job's timeout (90 s; seen on a slow
-    // first boot) is never mounted in that boot: the device unit's own Wants= is
-    // started whenever the device appears (systemd.device(5)).
     files.insert(
-        format!("etc/systemd/system/{BOOT_DEVICE_UNIT}.d/50-pbx-cluster-mount.conf"),
-        text(format!("{HEADER}[Unit]\nWants={BOOT_MOUNT_UNIT}\n"), 0o644),
+        format!("etc/systemd/system/{BOOT_MOUNT_SERVICE}"),
+        text(boot_mount_unit(), 0o644),
     );
     files.insert(KERNEL_HOOK.into(), text(boot_hook(), 0o755));
     files.insert(INITRAMFS_HOOK.into(), text(boot_hook(), 0o755));
@@ -215,6 +209,28 @@ After=network-online.target
 Type=exec
 ExecStart=/bin/sh -c '/usr/sbin/pbx-cluster init /{PROFILE_PATH} && mkdir -p /var/lib/pbx-cluster && touch /var/lib/pbx-cluster/firstboot.done'
 RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+"
+    )
+}
+
+/// With nofail, a device that appears after its job's timeout (90 s) is never
+/// mounted in that boot: seen on a slow first boot, where udev announced the
+/// partition 70 s after coldplug and 10 s after the timeout. Nor did a Wants= on
+/// the device unit start the mount once the device was plugged (systemd 258).
+/// This unit waits, unbounded, for the device and then starts fstab's mount unit
+/// (fsck included). Type=exec, so the boot does not wait for it.
+pub fn boot_mount_unit() -> String {
+    format!(
+        "{HEADER}[Unit]
+Description=pbx-cluster: mount the boot partition (LABEL={BOOT_LABEL}) however late its device appears
+After=local-fs.target
+
+[Service]
+Type=exec
+ExecStart=/bin/sh -c 'until systemctl is-active -q /dev/disk/by-label/{BOOT_LABEL}; do sleep 2; done; mountpoint -q {BOOT_MOUNT} || systemctl start {BOOT_MOUNT}'
 
 [Install]
 WantedBy=multi-user.target

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::files::{FIRSTBOOT_UNIT, LAB_REPORT_UNIT};
+use super::files::{BOOT_MOUNT_SERVICE, FIRSTBOOT_UNIT, LAB_REPORT_UNIT};
 use super::spec::{BOOT_LABEL, BOOT_MIB, ImageSpec, Install, ROOT_LABEL};
 use crate::exec::Cmd;
 
@@ -88,6 +88,7 @@ pub fn unit_changes(spec: &ImageSpec) -> (Vec<String>, Vec<String>, Vec<String>)
     let mut enable = vec![
         "systemd-networkd.service".to_string(),
         FIRSTBOOT_UNIT.to_string(),
+        BOOT_MOUNT_SERVICE.to_string(),
     ];
     let mut mask = Vec::new();
     if spec.lab {

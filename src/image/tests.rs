@@ -860,22 +860,21 @@ fn the_node_mounts_the_boot_partition_where_the_hooks_look() {
         )),
         "{fstab}"
     );
-    // However late the device appears, its unit pulls the mount in.
-    assert_eq!(
-        files::BOOT_DEVICE_UNIT,
-        format!("dev-disk-by\\x2dlabel-{}.device", spec::BOOT_LABEL)
-    );
-    let dropin = text(
+    // However late the device appears, a unit of ours mounts it: enabled, not
+    // waited for by the boot, and through fstab's own mount unit.
+    let unit = text(
         &set,
-        &format!(
-            "etc/systemd/system/{}.d/50-pbx-cluster-mount.conf",
-            files::BOOT_DEVICE_UNIT
-        ),
+        &format!("etc/systemd/system/{}", files::BOOT_MOUNT_SERVICE),
     );
     assert!(
-        dropin.contains(&format!("Wants={}", files::BOOT_MOUNT_UNIT)),
-        "{dropin}"
+        unit.contains("Type=exec")
+            && unit.contains("until systemctl is-active -q /dev/disk/by-label/PBXBOOT;")
+            && unit.contains("systemctl start /boot/pbx-boot")
+            && unit.contains("WantedBy=multi-user.target"),
+        "{unit}"
     );
+    let (enable, _, _) = plan::unit_changes(&spec);
+    assert!(enable.iter().any(|u| u == files::BOOT_MOUNT_SERVICE));
     assert!(fstab.contains(&format!("{} vfat defaults,nofail", files::BOOT_MOUNT)));
     for hook in [files::KERNEL_HOOK, files::INITRAMFS_HOOK] {
         assert_eq!(set[hook].mode, 0o755);

@@ -464,31 +464,37 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64) {
         );
     }
     // Kernel upgrades reach the bootloader: the FAT partition syslinux boots from
-    // is mounted and carries the running kernel; the hook runs cleanly on it.
-    let boot = pair.sh(
-        0,
-        "findmnt -n -o FSTYPE /boot/pbx-boot && cmp /boot/pbx-boot/vmlinuz /boot/vmlinuz-$(uname -r) && /etc/kernel/postinst.d/zz-pbx-cluster-boot $(uname -r) && echo current",
-    );
-    let ok = boot.success() && boot.stdout_str().contains("current");
-    let mut detail = format!(
-        "{} {}",
-        boot.stdout_str().trim().replace('\n', " "),
-        String::from_utf8_lossy(&boot.stderr).trim()
-    );
-    if !ok {
-        // Why: what the boot said about the partition's device and mount.
-        let lines = crate::vm::serial_lines(
-            &pair.vms[0].spec.serial_log,
-            &["PBXBOOT", "pbx-boot", "pbx\\x2dboot"],
-            12,
+    // is mounted and carries the running kernel; the hook runs cleanly on it. Both
+    // nodes: a late device on either one left its partition unmounted.
+    for i in 0..2 {
+        let boot = pair.sh(
+            i,
+            "findmnt -n -o FSTYPE /boot/pbx-boot && cmp /boot/pbx-boot/vmlinuz /boot/vmlinuz-$(uname -r) && /etc/kernel/postinst.d/zz-pbx-cluster-boot $(uname -r) && echo current",
         );
-        detail.push_str(&format!("; serial log: {}", lines.replace('\n', " | ")));
+        let ok = boot.success() && boot.stdout_str().contains("current");
+        let mut detail = format!(
+            "{} {}",
+            boot.stdout_str().trim().replace('\n', " "),
+            String::from_utf8_lossy(&boot.stderr).trim()
+        );
+        if !ok {
+            // Why: what the boot said about the partition's device and mount.
+            let lines = crate::vm::serial_lines(
+                &pair.vms[i].spec.serial_log,
+                &["PBXBOOT", "pbx-boot", "pbx\\x2dboot"],
+                12,
+            );
+            detail.push_str(&format!("; serial log: {}", lines.replace('\n', " | ")));
+        }
+        s.check(
+            &format!(
+                "boot partition mounted on {}, holding the running kernel; the kernel hook runs on it",
+                pair.name(i)
+            ),
+            ok,
+            detail,
+        );
     }
-    s.check(
-        "boot partition mounted, holding the running kernel; the kernel hook runs on it",
-        ok,
-        detail,
-    );
 }
 
 /// Writes an increasing counter to the replicated filesystem of node `i`, each value
