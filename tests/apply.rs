@@ -594,11 +594,33 @@ fn apply_with_root_writes_modes_and_a_second_run_changes_nothing() {
         "second run: no changes\n{}",
         text(&o.stderr)
     );
-    let err = text(&o.stderr);
+    let out = text(&o.stdout);
     assert!(
-        !err.lines()
+        out.starts_with("plan for cl01: "),
+        "the plan is on stdout: {out}"
+    );
+    assert!(
+        !out.lines()
             .any(|l| l.trim_start().starts_with("files ") || l.trim_start().starts_with("host ")),
-        "{err}"
+        "{out}"
+    );
+    assert!(
+        out.contains("only files were compared (--skip-commands)"),
+        "{out}"
+    );
+    assert!(!text(&o.stderr).contains("plan for"));
+    // A second apply says so.
+    let o = bin()
+        .args(["apply", "--skip-commands", "--node", "cl01", "--root"])
+        .arg(root.path())
+        .arg(profile("seed-pacemaker"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(
+        text(&o.stderr).contains("cl01: nothing to do"),
+        "{}",
+        text(&o.stderr)
     );
 }
 
@@ -628,7 +650,7 @@ fn a_changed_profile_changes_exactly_its_files_and_keeps_the_old_ones() {
     .unwrap();
     let o = plan_cli(root.path(), &p);
     assert_eq!(o.status.code(), Some(3));
-    let changed: Vec<String> = text(&o.stderr)
+    let changed: Vec<String> = text(&o.stdout)
         .lines()
         .filter(|l| l.trim_start().starts_with("files") && l.contains(" update "))
         .map(|l| l.trim().to_string())

@@ -76,8 +76,14 @@ pub fn plan(args: &PlanArgs, quiet: bool) -> Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&p.plan).expect("plan serializes")
         );
-    } else if !quiet {
-        eprint!("{}", p.plan.to_text());
+    } else {
+        // The plan is this command's output: stdout, --quiet or not.
+        print!("{}", p.plan.to_text());
+        if args.skip_commands {
+            println!(
+                "only files were compared (--skip-commands): packages, services, DRBD and the engine were not probed; their steps are listed as to do and do not count as changes"
+            );
+        }
     }
     // Without probing commands their need is unknown: only file changes count.
     let changes = if args.skip_commands {
@@ -99,6 +105,15 @@ pub fn apply(args: &ApplyArgs, quiet: bool) -> Result<ExitCode> {
     let p = prepare(&args.node, runner, &reporter)?;
     if p.plan.is_empty() {
         reporter.line(&format!("{}: nothing to do", p.node));
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Without probing, command steps are only "unknown": no file to write is
+    // nothing to do, as plan --skip-commands counts it.
+    if args.skip_commands && p.plan.file_changes() == 0 {
+        reporter.line(&format!(
+            "{}: nothing to do (only files were compared: --skip-commands)",
+            p.node
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     reporter.start_log(&args.node.root.join(LOG_FILE.trim_start_matches('/')));
