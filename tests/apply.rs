@@ -722,15 +722,8 @@ fn unknown_node_and_invalid_profile_exit_2_and_write_nothing() {
     assert!(left.is_empty(), "nothing written: {left:?}");
 }
 
-#[test]
-fn plan_output_masks_secrets() {
-    let root = tempfile::tempdir().unwrap();
-    let o = plan_cli(root.path(), &profile("seed-pacemaker"));
-    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
-    assert!(all.contains("holds a secret: contents and digests not shown"));
-    for s in ["seed-cluster-secret", "change-me-1001"] {
-        assert!(!all.contains(s), "{s} printed");
-    }
+/// `plan --json --skip-commands` of the Pacemaker seed's cl01 under `root`.
+fn plan_json(root: &std::path::Path) -> String {
     let o = bin()
         .args([
             "plan",
@@ -740,11 +733,23 @@ fn plan_output_masks_secrets() {
             "cl01",
             "--root",
         ])
-        .arg(root.path())
+        .arg(root)
         .arg(profile("seed-pacemaker"))
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    text(&o.stdout)
+}
+
+#[test]
+fn plan_output_masks_secrets() {
+    let root = tempfile::tempdir().unwrap();
+    let o = plan_cli(root.path(), &profile("seed-pacemaker"));
+    let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(all.contains("holds a secret: contents and digests not shown"));
+    for s in ["seed-cluster-secret", "change-me-1001"] {
+        assert!(!all.contains(s), "{s} printed");
+    }
+    let v: serde_json::Value = serde_json::from_str(&plan_json(root.path())).unwrap();
     let secret_step = v["steps"]
         .as_array()
         .unwrap()
@@ -765,20 +770,7 @@ fn plan_output_masks_secrets() {
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", text(&r.stderr));
-    let o = bin()
-        .args([
-            "plan",
-            "--json",
-            "--skip-commands",
-            "--node",
-            "cl01",
-            "--root",
-        ])
-        .arg(root.path())
-        .arg(profile("seed-pacemaker"))
-        .output()
-        .unwrap();
-    let json = text(&o.stdout);
+    let json = plan_json(root.path());
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     use sha2::Digest;
     let digest = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
