@@ -218,7 +218,7 @@ WantedBy=multi-user.target
 
 /// With nofail, a device that appears after its job's timeout (90 s) is never
 /// mounted in that boot: seen on a slow first boot, where udev announced the
-/// partition 70 s after coldplug and 10 s after the timeout. Nor did a Wants= on
+/// partition 53 s after coldplug finished, 10 s after the timeout. Nor did a Wants= on
 /// the device unit start the mount once the device was plugged (systemd 258).
 /// This unit waits, unbounded, for the device and then starts fstab's mount unit
 /// (fsck included). Type=exec, so the boot does not wait for it.

@@ -111,17 +111,17 @@ impl Plan {
                         out.push_str(&format!("            $ {c}\n"));
                     }
                 }
+                // Only files without a secret carry digests.
                 Action::WriteFile {
                     old_sha256,
                     new_sha256,
-                    secret,
                     ..
-                } => match (secret, new_sha256) {
-                    (false, Some(new)) => {
+                } => match new_sha256 {
+                    Some(new) => {
                         let old = old_sha256.as_deref().map(|h| &h[..12]).unwrap_or("absent");
                         out.push_str(&format!("            sha256 {old} -> {}\n", &new[..12]));
                     }
-                    _ => out
+                    None => out
                         .push_str("            (holds a secret: contents and digests not shown)\n"),
                 },
             }
