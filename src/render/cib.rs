@@ -35,6 +35,17 @@ impl Op {
     }
 }
 
+/// A monitor plus start and stop with their own timeouts. Pacemaker gives an op
+/// without a timeout 20 s, not the agent's advice, and a stop that times out
+/// fences the node: on a loaded or slow host that turns a failback into a reboot.
+fn lifecycle(monitor: (&str, &str), start: &str, stop: &str) -> Vec<Op> {
+    vec![
+        Op::new("monitor", monitor.0, Some(monitor.1)),
+        Op::new("start", "0s", Some(start)),
+        Op::new("stop", "0s", Some(stop)),
+    ]
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Primitive {
     pub id: String,
@@ -74,12 +85,9 @@ impl Primitive {
             provider: None,
             kind: name.into(),
             params: Vec::new(),
-            // Generous start/stop timeouts: Asterisk and databases start slowly.
-            ops: vec![
-                Op::new("monitor", "30s", Some("60s")),
-                Op::new("start", "0s", Some("120s")),
-                Op::new("stop", "0s", Some("120s")),
-            ],
+            // Generous: Asterisk loads its modules and a database replays its log
+            // after a crash before systemd reports them started.
+            ops: lifecycle(("30s", "60s"), "180s", "180s"),
         }
     }
 
@@ -94,11 +102,8 @@ impl Primitive {
                 ("fstype", fstype),
             ],
         )
-        .ops(vec![
-            Op::new("monitor", "20s", Some("40s")),
-            Op::new("start", "0s", Some("60s")),
-            Op::new("stop", "0s", Some("60s")),
-        ])
+        // Start may replay the journal; stop may wait for holders it kills.
+        .ops(lifecycle(("20s", "40s"), "120s", "120s"))
     }
 
     pub fn drbdlinks(id: &str) -> Self {
@@ -108,7 +113,7 @@ impl Primitive {
             "drbdlinks",
             &[("config", "/etc/drbdlinks.conf")],
         )
-        .ops(vec![Op::new("monitor", "30s", Some("20s"))])
+        .ops(lifecycle(("30s", "30s"), "60s", "60s"))
     }
 
     pub fn ipaddr2(id: &str, ip: &str, prefix: Option<&str>, nic: Option<&str>) -> Self {
@@ -119,19 +124,20 @@ impl Primitive {
         if let Some(n) = nic {
             params.push(("nic", n));
         }
-        Primitive::ocf(id, "heartbeat", "IPaddr2", &params).ops(vec![Op::new(
-            "monitor",
-            "10s",
-            Some("20s"),
-        )])
+        Primitive::ocf(id, "heartbeat", "IPaddr2", &params).ops(lifecycle(
+            ("10s", "30s"),
+            "60s",
+            "60s",
+        ))
     }
 
     pub fn ldirectord(id: &str, config: &str) -> Self {
-        Primitive::ocf(id, "heartbeat", "ldirectord", &[("configfile", config)]).ops(vec![Op::new(
-            "monitor",
-            "20s",
-            Some("10s"),
-        )])
+        // ldirectord is Perl: its monitor starts an interpreter.
+        Primitive::ocf(id, "heartbeat", "ldirectord", &[("configfile", config)]).ops(lifecycle(
+            ("20s", "30s"),
+            "60s",
+            "60s",
+        ))
     }
 }
 
@@ -216,8 +222,14 @@ impl Cib {
             ("unfence_if_all_uptodate", "true"),
         ];
         let prim = Primitive::ocf(&id, "linbit", "drbd", &params).ops(vec![
-            Op::new("monitor", "29s", Some("20s")).role("Promoted"),
-            Op::new("monitor", "31s", Some("20s")).role("Unpromoted"),
+            Op::new("monitor", "29s", Some("30s")).role("Promoted"),
+            Op::new("monitor", "31s", Some("30s")).role("Unpromoted"),
+            // The agent's own advice (its metadata); the defaults would be 20 s.
+            Op::new("start", "0s", Some("240s")),
+            Op::new("stop", "0s", Some("100s")),
+            Op::new("promote", "0s", Some("90s")),
+            Op::new("demote", "0s", Some("90s")),
+            Op::new("notify", "0s", Some("90s")),
         ]);
         self.clones.push(CloneRes {
             id: clone_id.clone(),
@@ -298,7 +310,10 @@ pub fn from_model(model: &Model) -> Cib {
                 provider: None,
                 kind: agent.clone(),
                 params,
-                ops: vec![Op::new("monitor", "60s", Some("30s"))],
+                ops: vec![
+                    Op::new("monitor", "60s", Some("30s")),
+                    Op::new("start", "0s", Some("60s")),
+                ],
             });
             // A node never runs the device that powers itself off.
             cib.locations.push(Location {
