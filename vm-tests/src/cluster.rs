@@ -14,6 +14,12 @@ pub const SIP_TARGET: &str = "172.30.0.100:5060";
 pub const DRBD_DISK_MIB: u64 = 512;
 const SSH_T: Duration = Duration::from_secs(30);
 
+/// This boot's log lines that explain a cluster's decisions: failed or timed-out
+/// operations, fencing, membership changes, DRBD state changes.
+const EVIDENCE_LOG: &str = "journalctl -b -q --no-pager -o short-precise -p notice \
+    | grep -E 'pacemaker|corosync|stonith|fence|drbd|Filesystem|IPaddr2|heartbeat|ResourceManager|asterisk|mariadb' \
+    | grep -vE 'pbx-vm-probe|sshd' | tail -n 70";
+
 pub struct Pair {
     /// Dropped before the lab: it listens inside the lab's namespace.
     _switch: crate::fence::Switch,
@@ -111,13 +117,39 @@ impl Pair {
         what: &str,
         cond: impl FnMut() -> Result<bool, Error>,
     ) -> Result<Duration, Error> {
-        crate::wait_until(
+        let r = crate::wait_until(
             timeout,
             Duration::from_millis(1000),
             what,
             &|| self.diag(),
             cond,
-        )
+        );
+        if r.is_err() {
+            self.explain(what);
+        }
+        r
+    }
+
+    /// A failure's evidence on stderr, where a CI log keeps it (the report folder
+    /// goes with the machine): each node's cluster state and its last cluster log
+    /// lines (failed operations, fencing, membership, DRBD).
+    pub fn explain(&self, why: &str) {
+        eprintln!("vm-tests: --- evidence for: {why}");
+        for i in 0..2 {
+            let name = self.name(i);
+            let state = self.state_dump(i);
+            let log = self.sh(i, EVIDENCE_LOG).stdout_str();
+            if state.trim().is_empty() && log.trim().is_empty() {
+                eprintln!("vm-tests: --- {name}: no answer over ssh (off or still booting)");
+                continue;
+            }
+            eprintln!("vm-tests: --- {name}: cluster state\n{}", state.trim_end());
+            eprintln!(
+                "vm-tests: --- {name}: cluster log, last lines\n{}",
+                log.trim_end()
+            );
+        }
+        eprintln!("vm-tests: --- end of evidence");
     }
 
     pub fn sh(&self, i: usize, script: &str) -> pbx_cluster::exec::Output {

@@ -695,6 +695,9 @@ fn hard_kill(
             "vm-tests:   no answer: {to}'s cluster state in {}",
             file.display()
         );
+        pair.explain(&format!(
+            "no SIP answer on the VIP after the kill of {from}"
+        ));
     }
     let mac_after = observer_mac(pair);
     let survivor_mac = pair.vms[survivor].spec.mac_fe.clone();
