@@ -6,10 +6,12 @@
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod fsutil;
 pub mod image;
+pub mod mode;
 pub mod model;
 pub mod output;
 pub mod package;

@@ -159,7 +159,7 @@ fn crm_verify_accepts_the_fence_peer_constraint_in_the_rendered_cib() {
     let out = render_all(&profile("seed-pacemaker"));
     let cib = out.path().join("cl01/etc/pbx-cluster/cib.xml");
     let xml = std::fs::read_to_string(&cib).unwrap();
-    let clone = pbx_cluster::render::cib::drbd_clone_id("r0");
+    let clone = pbx_cluster::engine::pacemaker::drbd_clone_id("r0");
     assert!(xml.contains(&format!("<clone id=\"{clone}\">")), "{xml}");
     let constraint = pbx_cluster::runtime::fence_peer::constraint_xml("r0", &clone, "cl01");
     std::fs::write(

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::Applier;
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
-use crate::model::{Engine, Filesystem, Model};
+use crate::model::{Filesystem, Model};
 use crate::plan::{Phase, Plan};
 
 pub const INITIALIZED_MARKER: &str = "/var/lib/pbx-cluster/initialized";
@@ -182,7 +182,7 @@ impl Init<'_> {
             node: plan.node.clone(),
             steps: engine,
         })?;
-        if m.engine == Engine::Pacemaker && preferred {
+        if m.engine_home().loads_cib() && preferred {
             report.cib_loaded = self.step("load the CIB once both nodes are members", || {
                 self.load_cib()
             })?;
@@ -330,7 +330,10 @@ impl Init<'_> {
                 Ok((online == 2, format!("{online} node(s) online")))
             },
         )?;
-        let clone_id = format!("id=\"drbd-{}-clone\"", self.model.storage.resource);
+        let clone_id = format!(
+            "id=\"{}\"",
+            crate::engine::pacemaker::drbd_clone_id(&self.model.storage.resource)
+        );
         let (_, current) = out(
             self.runner,
             Cmd::new("cibadmin").args(["--query", "--scope", "resources"]),
@@ -341,7 +344,10 @@ impl Init<'_> {
                 .line("  the CIB is already loaded; left as it is");
             return Ok(false);
         }
-        let cib = self.applier.root.join("etc/pbx-cluster/cib.xml");
+        let cib = self
+            .applier
+            .root
+            .join(crate::engine::pacemaker::CIB_PATH.trim_start_matches('/'));
         self.run_ok(
             Cmd::new("cibadmin")
                 .args(["--replace", "--xml-file"])

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use crate::model::{Distro, Engine, Filesystem, Mode, Model, Node};
+use crate::model::{Distro, Filesystem, Model, Node};
 
 /// Image-only settings; they are not part of the profile (the lead owns its schema).
 #[derive(Debug, Clone, Default)]
@@ -176,40 +176,19 @@ pub fn kernel_package(distro: Distro) -> &'static str {
     }
 }
 
-/// The engine's packages; the node meta-package replaces this list when given.
-fn stack_packages(model: &Model) -> Vec<&str> {
-    let mut p = vec![
-        "drbd-utils",
-        "resource-agents",
-        "asterisk",
-        "asterisk-modules",
-    ];
-    match model.engine {
-        Engine::Pacemaker => p.extend(["corosync", "pacemaker", "crmsh"]),
-        Engine::Heartbeat => p.push("heartbeat"),
-    }
-    match model.storage.filesystem {
-        Filesystem::Xfs => p.push("xfsprogs"),
-        Filesystem::Ext4 => p.push("e2fsprogs"),
-        Filesystem::Ocfs2 => p.push("ocfs2-tools"),
-    }
-    if model.mode == Mode::LoadBalanced {
-        p.extend(["ldirectord", "ipvsadm"]);
-    }
-    p.extend(model.fencing.packages().iter().map(String::as_str));
-    p
-}
-
+/// Units the image leaves disabled for `pbx-cluster init` to enable or keep out
+/// of the boot sequence: every unit apply's boot changes name.
 fn cluster_units(model: &Model) -> Vec<String> {
-    let mut u = vec!["drbd.service", "asterisk.service"];
-    match model.engine {
-        Engine::Pacemaker => u.extend(["corosync.service", "pacemaker.service"]),
-        Engine::Heartbeat => u.push("heartbeat.service"),
-    }
-    if model.mode == Mode::LoadBalanced {
-        u.push("ldirectord.service");
-    }
-    u.into_iter().map(String::from).collect()
+    let boot = crate::render::boot_changes(model);
+    let mut u: Vec<String> = boot
+        .disable
+        .iter()
+        .chain(&boot.enable)
+        .map(|u| format!("{u}.service"))
+        .collect();
+    u.sort();
+    u.dedup();
+    u
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -323,7 +302,7 @@ impl ImageSpec {
         }
         match &opts.meta_package {
             Some(meta) => packages.push(meta.clone()),
-            None => packages.extend(stack_packages(model).into_iter().map(String::from)),
+            None => packages.extend(crate::plan::packages::required(model)),
         }
         if opts.repo.is_some() {
             packages.push("pbx-cluster".into());

@@ -25,6 +25,16 @@ fn model_for(distro: &str) -> Model {
         .model
 }
 
+/// The lab profile under another engine (the paired-VM suite does the same).
+fn model_for_engine(distro: &str, engine: &str) -> Model {
+    let src = lab_text()
+        .replace("distro = \"debian-sid\"", &format!("distro = \"{distro}\""))
+        .replace("engine = \"pacemaker\"", &format!("engine = \"{engine}\""));
+    profile::parse(&src, Path::new("lab.toml"), &profiles_dir())
+        .unwrap()
+        .model
+}
+
 fn opts(node: &str) -> ImageOptions {
     ImageOptions {
         node: node.into(),
@@ -57,6 +67,21 @@ fn text(set: &FileSet, path: &str) -> String {
 }
 
 #[test]
+fn an_image_carries_every_package_plan_would_install() {
+    for engine in ["pacemaker", "heartbeat"] {
+        let model = model_for_engine("debian-sid", engine);
+        let spec = ImageSpec::resolve(&model, &opts("node1")).unwrap();
+        for p in crate::plan::packages::required(&model) {
+            assert!(
+                spec.packages.contains(&p),
+                "{engine}: {p} missing: {:?}",
+                spec.packages
+            );
+        }
+    }
+}
+
+#[test]
 fn debian_sid_plan_uses_debian_mirror_cloud_kernel_and_networkd() {
     let model = model_for("debian-sid");
     let spec = ImageSpec::resolve(&model, &opts("node1")).unwrap();
@@ -69,7 +94,7 @@ fn debian_sid_plan_uses_debian_mirror_cloud_kernel_and_networkd() {
         "linux-image-cloud-amd64",
         "corosync",
         "pacemaker",
-        "crmsh",
+        "pacemaker-cli-utils",
         "drbd-utils",
         "asterisk",
         "xfsprogs",
@@ -92,7 +117,7 @@ fn debian_sid_plan_uses_debian_mirror_cloud_kernel_and_networkd() {
         "--customize-hook=sync-out /var/cache/apt/archives /cache ",
         "--customize-hook=sync-in /w/files / ",
         "systemctl enable systemd-networkd.service pbx-cluster-firstboot.service ",
-        "for u in drbd.service asterisk.service corosync.service pacemaker.service;",
+        "for u in asterisk.service corosync.service drbd.service pacemaker.service;",
         " sid /w/root deb http://deb.debian.org/debian sid main",
     ] {
         assert!(cmd.contains(part), "`{part}` not in {cmd}");

@@ -254,16 +254,7 @@ fn write_step(
 /// The DRBD programs dopd runs, by the paths drbdadm names when it asks for them
 /// to be setuid (Heartbeat engine only: Pacemaker fences through our handler).
 pub fn dopd_helpers(model: &Model) -> Vec<&'static str> {
-    use crate::model::{DrbdModule, Engine};
-    if model.engine != Engine::Heartbeat {
-        return Vec::new();
-    }
-    let v9 = model.nodes.iter().any(|n| n.drbd_module == DrbdModule::V9);
-    if v9 {
-        vec!["/sbin/drbdsetup", "/sbin/drbdmeta"]
-    } else {
-        vec!["/lib/drbd/drbdsetup-84", "/sbin/drbdmeta"]
-    }
+    model.engine_home().dopd_helpers(model)
 }
 
 fn run(phase: Phase, summary: impl Into<String>, commands: Vec<Cmd>) -> Step {

@@ -1,6 +1,6 @@
 //! Which Debian/Ubuntu packages a node needs, by engine, mode and distro.
 
-use crate::model::{Distro, Engine, Filesystem, Model};
+use crate::model::{Distro, Filesystem, Model};
 
 /// The package that provides a service of the resource group on this distro.
 pub fn package_for_service(service: &str, distro: Distro) -> Option<&'static str> {
@@ -18,7 +18,8 @@ pub fn package_for_service(service: &str, distro: Distro) -> Option<&'static str
     })
 }
 
-/// Every package the node needs, sorted and without duplicates.
+/// Every package the node needs, sorted and without duplicates: the one list
+/// plan installs and an image without a meta-package carries.
 pub fn required(model: &Model) -> Vec<String> {
     let mut p: Vec<&str> = vec!["drbd-utils"];
     p.push(match model.storage.filesystem {
@@ -26,19 +27,8 @@ pub fn required(model: &Model) -> Vec<String> {
         Filesystem::Ext4 => "e2fsprogs",
         Filesystem::Ocfs2 => "ocfs2-tools",
     });
-    match model.engine {
-        Engine::Pacemaker => p.extend([
-            "corosync",
-            "pacemaker",
-            "pacemaker-cli-utils",
-            "resource-agents",
-        ]),
-        // drbd-utils ships /etc/ha.d/resource.d/drbddisk; resource-agents has IPaddr2.
-        Engine::Heartbeat => p.extend(["heartbeat", "resource-agents"]),
-    }
-    if model.load_balancing.is_some() {
-        p.extend(["ldirectord", "ipvsadm", "ocfs2-tools"]);
-    }
+    p.extend(model.engine_home().packages());
+    p.extend(model.mode_home().packages());
     p.extend(model.fencing.packages().iter().map(String::as_str));
     p.extend(
         model
@@ -73,5 +63,43 @@ mod tests {
             Some("mariadb-server")
         );
         assert_eq!(package_for_service("freeswitch", Distro::Debian12), None);
+    }
+
+    /// The node metapackages install what plan would: every package of the
+    /// engine's and the mode's home is among their Depends.
+    #[test]
+    fn metapackages_depend_on_what_the_homes_name() {
+        use crate::model::{Engine, Mode};
+        let meta = |name: &str| {
+            let path = format!(
+                "{}/packaging/meta/{name}.control",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let text = std::fs::read_to_string(&path).unwrap();
+            let deps = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Depends:"))
+                .unwrap_or_else(|| panic!("{path}: no Depends"))
+                .to_string();
+            deps.split([',', '|'])
+                .map(|d| d.split_whitespace().next().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        };
+        for (engine, name) in [
+            (Engine::Pacemaker, "pbx-cluster-node-pacemaker"),
+            (Engine::Heartbeat, "pbx-cluster-node-heartbeat"),
+        ] {
+            let deps = meta(name);
+            for p in crate::engine::home(engine).packages() {
+                assert!(deps.iter().any(|d| d == p), "{name} lacks {p}: {deps:?}");
+            }
+        }
+        let deps = meta("pbx-cluster-node-loadbalanced");
+        for p in crate::mode::home(Mode::LoadBalanced).packages() {
+            assert!(
+                deps.iter().any(|d| d == p),
+                "loadbalanced lacks {p}: {deps:?}"
+            );
+        }
     }
 }

@@ -7,9 +7,11 @@
 //! preferred node that outweighs stickiness; without it, stickiness keeps the group
 //! where it is.
 
+use crate::engine::pacemaker::drbd_clone_id;
+use crate::mode::load_balanced::is_database;
 use serde::Serialize;
 
-use crate::model::{Engine, Fencing, Model, Node};
+use crate::model::{Fencing, Model, Node};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Op {
@@ -196,11 +198,6 @@ const FAILBACK_SCORE: &str = "100";
 /// Without auto_failback: a preference for the first start, outweighed by stickiness.
 const INITIAL_SCORE: &str = "50";
 
-/// The promotable clone of a DRBD resource (the fence-peer handler names it too).
-pub fn drbd_clone_id(resource: &str) -> String {
-    format!("drbd-{resource}-clone")
-}
-
 impl Cib {
     /// The DRBD resource as a promotable clone (Promoted/Unpromoted roles).
     pub fn add_drbd(&mut self, resource: &str, promoted_max: u8) -> String {
@@ -275,12 +272,6 @@ impl Cib {
     }
 }
 
-/// The services that stay single-instance in load-balanced mode: the database
-/// cannot run on both nodes over one data directory.
-pub fn is_database(service: &str) -> bool {
-    matches!(service, "mysql" | "mariadb" | "postgresql")
-}
-
 fn vip_nic(model: &Model) -> Option<&str> {
     let [a, b] = &model.nodes;
     // One CIB serves both nodes: name the NIC only when both call it the same.
@@ -288,7 +279,6 @@ fn vip_nic(model: &Model) -> Option<&str> {
 }
 
 pub fn from_model(model: &Model) -> Cib {
-    debug_assert_eq!(model.engine, Engine::Pacemaker);
     let mut cib = Cib {
         properties: vec![
             ("cluster-name".into(), model.name.clone()),

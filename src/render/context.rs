@@ -7,9 +7,7 @@ use serde::Serialize;
 use super::cib::{self, Cib};
 use super::keys;
 use crate::model::validate::fmt_duration;
-use crate::model::{
-    DrbdModule, Engine, Fencing, HealthCheck, IpProto, Link, Model, Node, Transport,
-};
+use crate::model::{Fencing, HealthCheck, IpProto, Link, Model, Node, Transport};
 
 #[derive(Debug, Serialize)]
 pub struct Context {
@@ -90,13 +88,6 @@ pub struct DrbdHost {
 }
 
 #[derive(Debug, Serialize)]
-pub struct DrbdFencing {
-    pub policy: &'static str,
-    pub fence_peer: String,
-    pub unfence_peer: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
 pub struct DrbdCtx {
     pub resource: String,
     pub device: String,
@@ -108,7 +99,7 @@ pub struct DrbdCtx {
     pub links: Vec<String>,
     pub shared_secret: String,
     pub dual_primary: bool,
-    pub fencing: Option<DrbdFencing>,
+    pub fencing: Option<crate::engine::DrbdFencing>,
     pub hosts: Vec<DrbdHost>,
 }
 
@@ -277,44 +268,14 @@ pub fn build(model: &Model, node: &Node) -> Context {
                 model
                     .services
                     .iter()
-                    .filter(|svc| cib::is_database(svc))
+                    .filter(|svc| crate::mode::load_balanced::is_database(svc))
                     .cloned(),
             );
             g
         }
     };
 
-    let drbd_fencing = match (model.engine, &model.fencing) {
-        (Engine::Pacemaker, Fencing::Agent { .. }) => Some(match node.drbd_module {
-            // Our handler, not drbd-utils' crm-fence-peer.sh (it reads Pacemaker 3's
-            // node_state wrongly and waits out its 90 s timeout on every failover)
-            // nor stonith_admin-fence-peer.sh (it powers off a peer that is still a
-            // cluster member whenever the replication link drops). See
-            // runtime::fence_peer.
-            DrbdModule::V84 => {
-                let clone = super::cib::drbd_clone_id(&model.storage.resource);
-                DrbdFencing {
-                    policy: "resource-and-stonith",
-                    fence_peer: format!("/usr/sbin/pbx-cluster drbd-fence-peer --clone {clone}"),
-                    unfence_peer: Some(format!(
-                        "/usr/sbin/pbx-cluster drbd-unfence-peer --clone {clone}"
-                    )),
-                }
-            }
-            DrbdModule::V9 => DrbdFencing {
-                policy: "resource-and-stonith",
-                fence_peer: "/usr/lib/drbd/crm-fence-peer.9.sh".into(),
-                unfence_peer: Some("/usr/lib/drbd/crm-unfence-peer.9.sh".into()),
-            },
-        }),
-        (Engine::Pacemaker, Fencing::None) => None,
-        // Heartbeat: dopd marks the peer's disk Outdated over the heartbeat links.
-        (Engine::Heartbeat, _) => Some(DrbdFencing {
-            policy: "resource-only",
-            fence_peer: "/usr/libexec/heartbeat/drbd-peer-outdater -t 5".into(),
-            unfence_peer: None,
-        }),
-    };
+    let drbd_fencing = model.engine_home().drbd_fencing(model, node);
 
     let fencing = match &model.fencing {
         Fencing::None => FencingCtx {
@@ -375,7 +336,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
         ocfs2_cluster: lb.ocfs2_cluster.clone(),
         ocfs2_port: lb.ocfs2_port,
         dundi_context: lb.dundi_context.clone(),
-        dundi_key: super::DUNDI_KEY.into(),
+        dundi_key: crate::mode::load_balanced::DUNDI_KEY.into(),
     });
 
     Context {
@@ -472,7 +433,10 @@ pub fn build(model: &Model, node: &Node) -> Context {
                 })
                 .collect(),
         },
-        cib: (model.engine == Engine::Pacemaker).then(|| cib::from_model(model)),
+        cib: model
+            .engine_home()
+            .loads_cib()
+            .then(|| cib::from_model(model)),
     }
 }
 

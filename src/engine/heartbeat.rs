@@ -1,0 +1,73 @@
+//! Heartbeat 3 in haresources mode (no CRM): ha.cf, authkeys, haresources; dopd
+//! outdates the peer's disk over the heartbeat links.
+
+use super::{DrbdFencing, FileSpec, Home};
+use crate::model::{DrbdModule, Model, Node};
+
+pub struct Heartbeat;
+
+impl Home for Heartbeat {
+    fn name(&self) -> &'static str {
+        "heartbeat"
+    }
+
+    fn packages(&self) -> &'static [&'static str] {
+        // drbd-utils ships /etc/ha.d/resource.d/drbddisk; resource-agents has IPaddr2.
+        &["heartbeat", "resource-agents"]
+    }
+
+    fn boot_enable(&self) -> &'static [&'static str] {
+        // drbd's init script attaches the disk as Secondary; drbddisk promotes.
+        &["drbd", "heartbeat"]
+    }
+
+    fn boot_disable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn balanced_services_at_boot(&self) -> bool {
+        true
+    }
+
+    fn balanced_boot_enable(&self) -> &'static [&'static str] {
+        // Mounts the OCFS2 volume at boot; no resource manager does it.
+        &["ocfs2"]
+    }
+
+    fn files(&self, model: &Model) -> Vec<FileSpec> {
+        // stonith_host lines carry the fence devices' credentials.
+        let fenced = model.fencing.enabled();
+        vec![
+            FileSpec::template(
+                "heartbeat/ha.cf.j2",
+                "/etc/ha.d/ha.cf",
+                if fenced { 0o600 } else { 0o644 },
+            )
+            .secret(fenced),
+            FileSpec::template("heartbeat/authkeys.j2", "/etc/ha.d/authkeys", 0o600).secret(true),
+            FileSpec::template("heartbeat/haresources.j2", "/etc/ha.d/haresources", 0o644),
+        ]
+    }
+
+    fn drbd_fencing(&self, _model: &Model, _node: &Node) -> Option<DrbdFencing> {
+        // dopd marks the peer's disk Outdated over the heartbeat links.
+        Some(DrbdFencing {
+            policy: "resource-only",
+            fence_peer: "/usr/libexec/heartbeat/drbd-peer-outdater -t 5".into(),
+            unfence_peer: None,
+        })
+    }
+
+    fn dopd_helpers(&self, model: &Model) -> Vec<&'static str> {
+        let v9 = model.nodes.iter().any(|n| n.drbd_module == DrbdModule::V9);
+        if v9 {
+            vec!["/sbin/drbdsetup", "/sbin/drbdmeta"]
+        } else {
+            vec!["/lib/drbd/drbdsetup-84", "/sbin/drbdmeta"]
+        }
+    }
+
+    fn loads_cib(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,111 @@
+//! One home per cluster engine: everything that differs between Pacemaker and
+//! Heartbeat (packages, boot units, the files it renders, DRBD's fencing handlers,
+//! the formation step of init, the DRBD helpers dopd needs) lives in its module
+//! behind [`Home`]. Callers ask `engine::home(model.engine)`; nothing outside this
+//! folder compares engines, so a third engine is a new module and one match arm.
+//!
+//! Input: the validated model. Output: plain data (names, file specs); rendering,
+//! planning and applying stay in their stages.
+
+pub mod heartbeat;
+pub mod pacemaker;
+
+use serde::Serialize;
+
+use crate::model::{Engine, Model, Node};
+
+/// Where a rendered file's bytes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// An embedded template (templates/), rendered with the node's context.
+    Template(&'static str),
+    /// corosync's authkey, derived from the cluster secret.
+    CorosyncAuthkey,
+    /// DUNDi's RSA key pair (private or public half), derived from the cluster
+    /// secret so both nodes hold the same pair.
+    DundiPrivateKey,
+    DundiPublicKey,
+}
+
+/// One file a stage contributes to a node: what, where, and how it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    pub source: Source,
+    pub path: String,
+    pub mode: u32,
+    pub group: &'static str,
+    /// Holds a secret: never shown, no digest published.
+    pub secret: bool,
+}
+
+impl FileSpec {
+    pub fn template(template: &'static str, path: &str, mode: u32) -> Self {
+        FileSpec {
+            source: Source::Template(template),
+            path: path.to_string(),
+            mode,
+            group: "root",
+            secret: false,
+        }
+    }
+
+    pub fn group(mut self, group: &'static str) -> Self {
+        self.group = group;
+        self
+    }
+
+    pub fn secret(mut self, secret: bool) -> Self {
+        self.secret = secret;
+        self
+    }
+}
+
+/// DRBD's fencing policy and handlers as the engine provides them (drbd.conf(5)
+/// `fencing`, `fence-peer`, `after-resync-target`).
+#[derive(Debug, Serialize)]
+pub struct DrbdFencing {
+    pub policy: &'static str,
+    pub fence_peer: String,
+    pub unfence_peer: Option<String>,
+}
+
+/// What a cluster engine owns.
+pub trait Home: Sync {
+    /// The name the profile and reports use.
+    fn name(&self) -> &'static str;
+    /// Debian/Ubuntu packages of the engine itself (the same on every distro we
+    /// support).
+    fn packages(&self) -> &'static [&'static str];
+    /// Units the engine needs started at boot.
+    fn boot_enable(&self) -> &'static [&'static str];
+    /// Units that leave the boot sequence because the engine starts them.
+    fn boot_disable(&self) -> &'static [&'static str];
+    /// Load-balanced mode: whether the balanced services (all but the database)
+    /// start at boot (Heartbeat) or the engine runs them as clones (Pacemaker).
+    fn balanced_services_at_boot(&self) -> bool;
+    /// Load-balanced mode: extra units the engine needs at boot for OCFS2.
+    fn balanced_boot_enable(&self) -> &'static [&'static str];
+    /// The engine's own files (the same on both nodes).
+    fn files(&self, model: &Model) -> Vec<FileSpec>;
+    /// DRBD's fencing policy and handlers, None when the engine fences nothing.
+    fn drbd_fencing(&self, model: &Model, node: &Node) -> Option<DrbdFencing>;
+    /// DRBD programs that must be setuid root:haclient for the engine's
+    /// outdate-peer daemon (dopd), as drbdadm names them.
+    fn dopd_helpers(&self, model: &Model) -> Vec<&'static str>;
+    /// Whether init loads a rendered CIB once both nodes are members.
+    fn loads_cib(&self) -> bool;
+}
+
+pub fn home(engine: Engine) -> &'static dyn Home {
+    match engine {
+        Engine::Pacemaker => &pacemaker::Pacemaker,
+        Engine::Heartbeat => &heartbeat::Heartbeat,
+    }
+}
+
+impl Model {
+    /// The home of this model's engine.
+    pub fn engine_home(&self) -> &'static dyn Home {
+        home(self.engine)
+    }
+}

@@ -1,0 +1,106 @@
+//! Corosync 3 + Pacemaker: the CIB holds the resource group, DRBD is a promotable
+//! clone, fencing goes through Pacemaker's fencer.
+
+use super::{DrbdFencing, FileSpec, Home, Source};
+use crate::model::{DrbdModule, Fencing, Model, Node};
+
+/// Where the rendered CIB lives on a node; init loads it from there.
+pub const CIB_PATH: &str = "/etc/pbx-cluster/cib.xml";
+
+/// The id of the promotable clone of DRBD resource `resource` (the CIB and DRBD's
+/// handlers name it).
+pub fn drbd_clone_id(resource: &str) -> String {
+    format!("drbd-{resource}-clone")
+}
+
+pub struct Pacemaker;
+
+impl Home for Pacemaker {
+    fn name(&self) -> &'static str {
+        "pacemaker"
+    }
+
+    fn packages(&self) -> &'static [&'static str] {
+        // crm_mon/cibadmin/crm_attribute come from pacemaker-cli-utils; the OCF
+        // agents (IPaddr2, Filesystem, drbd) from resource-agents.
+        &[
+            "corosync",
+            "pacemaker",
+            "pacemaker-cli-utils",
+            "resource-agents",
+        ]
+    }
+
+    fn boot_enable(&self) -> &'static [&'static str] {
+        &["corosync", "pacemaker"]
+    }
+
+    fn boot_disable(&self) -> &'static [&'static str] {
+        // The drbd clone attaches and promotes; the init script must not.
+        &["drbd"]
+    }
+
+    fn balanced_services_at_boot(&self) -> bool {
+        false
+    }
+
+    fn balanced_boot_enable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn files(&self, model: &Model) -> Vec<FileSpec> {
+        vec![
+            FileSpec::template(
+                "corosync/corosync.conf.j2",
+                "/etc/corosync/corosync.conf",
+                0o644,
+            ),
+            FileSpec {
+                source: Source::CorosyncAuthkey,
+                path: "/etc/corosync/authkey".into(),
+                mode: 0o400,
+                group: "root",
+                secret: true,
+            },
+            // Fence devices' parameters may hold passwords.
+            FileSpec::template("pacemaker/cib.xml.j2", CIB_PATH, 0o600)
+                .secret(model.fencing.enabled()),
+        ]
+    }
+
+    fn drbd_fencing(&self, model: &Model, node: &Node) -> Option<DrbdFencing> {
+        if let Fencing::None = model.fencing {
+            return None;
+        }
+        Some(match node.drbd_module {
+            // Our handler, not drbd-utils' crm-fence-peer.sh (it reads Pacemaker 3's
+            // node_state wrongly and waits out its 90 s timeout on every failover)
+            // nor stonith_admin-fence-peer.sh (it powers off a peer that is still a
+            // cluster member whenever the replication link drops). See
+            // runtime::fence_peer.
+            DrbdModule::V84 => {
+                let clone = drbd_clone_id(&model.storage.resource);
+                DrbdFencing {
+                    policy: "resource-and-stonith",
+                    fence_peer: format!("/usr/sbin/pbx-cluster drbd-fence-peer --clone {clone}"),
+                    unfence_peer: Some(format!(
+                        "/usr/sbin/pbx-cluster drbd-unfence-peer --clone {clone}"
+                    )),
+                }
+            }
+            DrbdModule::V9 => DrbdFencing {
+                policy: "resource-and-stonith",
+                fence_peer: "/usr/lib/drbd/crm-fence-peer.9.sh".into(),
+                unfence_peer: Some("/usr/lib/drbd/crm-unfence-peer.9.sh".into()),
+            },
+        })
+    }
+
+    fn dopd_helpers(&self, _model: &Model) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    fn loads_cib(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,33 @@
+//! Active/passive: one node runs the whole group; the engine starts every service.
+
+use super::Home;
+use crate::engine::FileSpec;
+use crate::model::Model;
+
+pub struct ActivePassive;
+
+impl Home for ActivePassive {
+    fn name(&self) -> &'static str {
+        "active-passive"
+    }
+
+    fn packages(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn boot_enable(&self, _model: &Model) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    fn boot_disable(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn service_at_boot(&self, _model: &Model, _service: &str) -> bool {
+        false
+    }
+
+    fn files(&self, _model: &Model) -> Vec<FileSpec> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,71 @@
+//! Load-balanced: both nodes serve; the director (virtual IP + ldirectord) moves,
+//! DUNDi finds phones on the peer, OCFS2 on dual-primary DRBD holds shared data.
+
+use super::Home;
+use crate::engine::{FileSpec, Source};
+use crate::model::Model;
+
+/// Name of DUNDi's key pair under /var/lib/asterisk/keys (dundi.conf inkey/outkey).
+pub const DUNDI_KEY: &str = "pbx-cluster-dundi";
+
+pub struct LoadBalanced;
+
+/// The services that stay single-instance in load-balanced mode: the database
+/// cannot run on both nodes over one data directory, so it moves with the director.
+pub fn is_database(service: &str) -> bool {
+    matches!(service, "mysql" | "mariadb" | "postgresql")
+}
+
+impl Home for LoadBalanced {
+    fn name(&self) -> &'static str {
+        "load-balanced"
+    }
+
+    fn packages(&self) -> &'static [&'static str] {
+        &["ldirectord", "ipvsadm", "ocfs2-tools"]
+    }
+
+    fn boot_enable(&self, model: &Model) -> Vec<&'static str> {
+        let mut u = vec!["o2cb"];
+        u.extend(model.engine_home().balanced_boot_enable());
+        u
+    }
+
+    fn boot_disable(&self) -> &'static [&'static str] {
+        // ldirectord moves with the virtual IP.
+        &["ldirectord"]
+    }
+
+    fn service_at_boot(&self, model: &Model, service: &str) -> bool {
+        !is_database(service) && model.engine_home().balanced_services_at_boot()
+    }
+
+    fn files(&self, _model: &Model) -> Vec<FileSpec> {
+        let key = format!("/var/lib/asterisk/keys/{DUNDI_KEY}");
+        vec![
+            FileSpec::template("lb/ldirectord.cf.j2", "/etc/ha.d/ldirectord.cf", 0o644),
+            FileSpec::template("lb/cluster.conf.j2", "/etc/ocfs2/cluster.conf", 0o644),
+            FileSpec::template("lb/dundi.conf.j2", "/etc/asterisk/dundi.conf", 0o640)
+                .group("asterisk"),
+            FileSpec {
+                source: Source::DundiPrivateKey,
+                path: format!("{key}.key"),
+                mode: 0o640,
+                group: "asterisk",
+                secret: true,
+            },
+            FileSpec {
+                source: Source::DundiPublicKey,
+                path: format!("{key}.pub"),
+                mode: 0o644,
+                group: "asterisk",
+                secret: false,
+            },
+            FileSpec::template(
+                "sysctl/lvs.conf.j2",
+                "/etc/sysctl.d/60-pbx-cluster-lvs.conf",
+                0o644,
+            ),
+        ]
+    }
+}

@@ -1,0 +1,39 @@
+//! One home per cluster mode: what active/passive and load-balanced add to what
+//! every node has (packages, boot units, files). Callers ask
+//! `mode::home(model.mode)`; the engine's part of a mode (clones under Pacemaker,
+//! per-node services under Heartbeat) is asked from the engine's home.
+
+pub mod active_passive;
+pub mod load_balanced;
+
+use crate::engine::FileSpec;
+use crate::model::{Mode, Model};
+
+pub trait Home: Sync {
+    fn name(&self) -> &'static str;
+    /// Packages the mode adds on every distro.
+    fn packages(&self) -> &'static [&'static str];
+    /// Units the mode needs started at boot (with what the engine adds for it).
+    fn boot_enable(&self, model: &Model) -> Vec<&'static str>;
+    /// Units that leave the boot sequence because the engine runs them.
+    fn boot_disable(&self) -> &'static [&'static str];
+    /// Whether `service` of the group starts at boot on both nodes instead of
+    /// being started by the engine.
+    fn service_at_boot(&self, model: &Model, service: &str) -> bool;
+    /// The mode's own files.
+    fn files(&self, model: &Model) -> Vec<FileSpec>;
+}
+
+pub fn home(mode: Mode) -> &'static dyn Home {
+    match mode {
+        Mode::ActivePassive => &active_passive::ActivePassive,
+        Mode::LoadBalanced => &load_balanced::LoadBalanced,
+    }
+}
+
+impl Model {
+    /// The home of this model's mode.
+    pub fn mode_home(&self) -> &'static dyn Home {
+        home(self.mode)
+    }
+}
