@@ -20,8 +20,13 @@ use crate::vm::Accel;
 
 const PROBE_EVERY: Duration = Duration::from_millis(100);
 const FAILOVER_LIMIT: Duration = Duration::from_secs(240);
-/// Boot, join, resync and failback under TCG took 143-406 s in the lab.
-const REJOIN_LIMIT: Duration = Duration::from_secs(600);
+/// A node's boot to ssh: as generous as the first boot's bound (238 s seen on a
+/// fresh machine under TCG).
+const BOOT_LIMIT: Duration = Duration::from_secs(900);
+/// Join, resync and failback after the killed node answers ssh (boot, join, resync
+/// and failback together took 143-406 s in the lab; a CI machine ran at 1.7-2.5x
+/// the lab's times).
+const REJOIN_LIMIT: Duration = Duration::from_secs(900);
 
 pub fn run_all(args: &Args) -> Result<Report, Error> {
     let started = Instant::now();
@@ -371,16 +376,19 @@ fn run_engine(
         }
         // The killed node of the last trial boots from its own disk and rejoins.
         match rejoin(&mut pair) {
-            Ok(secs) => {
+            Ok(r) => {
                 pair.save_journal(0, "rejoin");
                 pair.save_journal(1, "rejoin");
+                let took = format!(
+                    "boot + resync + failback {:.0} s (boot to ssh {:.0} s)",
+                    r.total_s, r.boot_s
+                );
                 s2.check(
                     &format!("trial {trials}: killed node rejoins, group fails back"),
                     true,
-                    format!("boot + resync + failback {secs:.0} s"),
+                    took.clone(),
                 );
-                s2.notes
-                    .push(format!("rejoin (boot + resync + failback) {secs:.0} s"));
+                s2.notes.push(format!("rejoin ({took})"));
             }
             Err(err) => {
                 s2.check(
@@ -806,15 +814,27 @@ fn wait_out_initdead(pair: &Pair, survivor: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// How long a rejoin took: the killed node's boot (to ssh), then the cluster's part
+/// (join, resync, failback), each with its own bound.
+struct Rejoined {
+    boot_s: f64,
+    total_s: f64,
+}
+
 /// Boots the killed node again (same disk) and waits until the cluster is whole
-/// (with auto_failback the group returns to the preferred node).
-fn rejoin(pair: &mut Pair) -> Result<f64, Error> {
+/// (with auto_failback the group returns to the preferred node). A slow boot is
+/// bounded like a first boot and does not eat the cluster's budget.
+fn rejoin(pair: &mut Pair) -> Result<Rejoined, Error> {
     let t = Instant::now();
     for i in 0..2 {
         if !pair.vms[i].running() {
             pair.boot(i)?;
         }
     }
+    for i in 0..2 {
+        pair.wait_ssh(i, BOOT_LIMIT)?;
+    }
+    let boot_s = t.elapsed().as_secs_f64();
     let what =
         "killed node back: DRBD UpToDate/UpToDate, VIP on node1 (auto_failback), SIP answers";
     let mut holder = None;
@@ -822,7 +842,10 @@ fn rejoin(pair: &mut Pair) -> Result<f64, Error> {
         holder = pair.healthy()?;
         Ok(holder == Some(0))
     })?;
-    Ok(t.elapsed().as_secs_f64())
+    Ok(Rejoined {
+        boot_s,
+        total_s: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// The snapshot every scenario after the cold start begins from.
@@ -994,7 +1017,7 @@ fn stale_fence_constraint(pair: &Pair, s: &mut Scenario, active: usize) {
         "cibadmin --modify --allow-create --scope constraints --xml-text '{}'",
         pbx_cluster::runtime::fence_peer::constraint_xml(
             "r0",
-            &pbx_cluster::render::cib::drbd_clone_id("r0"),
+            &pbx_cluster::engine::pacemaker::drbd_clone_id("r0"),
             pair.name(active),
         )
     );

@@ -50,8 +50,12 @@ impl Ssh {
         self.control_dir.join(format!("cm-{addr}"))
     }
 
-    /// The options every connection shares.
-    fn options(&self) -> Vec<String> {
+    /// The options every connection shares. A command's direct login gives up
+    /// soon; the master waits longer for the banner and for keep-alive answers: on
+    /// a guest slowed down further (a busy CI machine) sshd's banner came later than
+    /// 5 s on every try, and once the master is up every command is a cheap channel.
+    fn options(&self, patient: bool) -> Vec<String> {
+        let (connect, alive) = if patient { ("60", "8") } else { ("5", "3") };
         [
             "-i",
             &self.key.display().to_string(),
@@ -62,11 +66,11 @@ impl Ssh {
             "-o",
             "BatchMode=yes",
             "-o",
-            "ConnectTimeout=5",
+            &format!("ConnectTimeout={connect}"),
             "-o",
             "ServerAliveInterval=2",
             "-o",
-            "ServerAliveCountMax=3",
+            &format!("ServerAliveCountMax={alive}"),
             "-o",
             "LogLevel=ERROR",
         ]
@@ -84,7 +88,7 @@ impl Ssh {
         let _ = std::fs::remove_file(self.control_path(addr));
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns, "ssh"])
-            .args(self.options())
+            .args(self.options(true))
             .args(["-M", "-N", "-o", "ControlPersist=no", "-o"])
             .arg(format!("ControlPath={}", self.control_path(addr).display()))
             .arg(format!("root@{addr}"))
@@ -109,7 +113,7 @@ impl Ssh {
     pub fn argv(&self, addr: &str) -> Vec<String> {
         self.ensure_master(addr);
         let mut v: Vec<String> = vec!["netns".into(), "exec".into(), self.ns.clone(), "ssh".into()];
-        v.extend(self.options());
+        v.extend(self.options(false));
         v.extend([
             "-o".into(),
             "ControlMaster=no".into(),
