@@ -71,7 +71,7 @@ fn base_profile_is_valid() {
 fn unknown_field_is_reported_with_its_position() {
     expect_error(
         base().replace("initdead = \"80s\"", "initdead = \"80s\"\nnitdead = 3"),
-        "p.toml:31:1: error: unknown field `nitdead`",
+        "p.toml:31:1: error: membership.nitdead: unknown field `nitdead`",
     );
 }
 
@@ -696,4 +696,135 @@ fn mysql_is_mariadb_on_debian() {
         debian.services,
         ["mariadb", "postfix", "asterisk", "apache2"]
     );
+}
+
+// --- Messages a user can act on: the field, the expected type in words, the root
+// cause first.
+
+#[test]
+fn a_type_error_names_the_field_and_the_expected_type_in_words() {
+    let (ok, out) = lines(&base().replace("port = 7788", "port = \"7788\""));
+    assert!(!ok);
+    assert!(
+        out.contains(
+            "error: storage.port: expected an integer (no quotes), found the string \"7788\" (fix: write the number without quotes)"
+        ),
+        "{out}"
+    );
+    let (_, out) = lines(&base().replace("keepalive = \"1s\"", "keepalive = 1"));
+    assert!(
+        out.contains("error: membership.keepalive: expected a string (in quotes)"),
+        "{out}"
+    );
+    assert!(!out.contains("i64"), "no Rust type names: {out}");
+}
+
+#[test]
+fn a_type_error_inside_an_array_of_tables_names_the_element() {
+    let src = base();
+    let at = second_node_start(&src);
+    let broken = format!(
+        "{}{}",
+        &src[..at],
+        src[at..].replacen("[[node]]\n", "[[node]]\npreferred = \"no\"\n", 1)
+    );
+    let (ok, out) = lines(&broken);
+    assert!(!ok);
+    assert!(
+        out.contains("node[1].preferred: expected true or false"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_duplicate_key_is_named() {
+    expect_error(
+        base().replace("port = 7788", "port = 7788\nport = 7789"),
+        "error: storage.port: this key is written twice",
+    );
+}
+
+#[test]
+fn deadtime_below_twice_keepalive_is_reported_alone() {
+    let (ok, out) = lines(&base().replace("deadtime = \"10s\"", "deadtime = \"1s\""));
+    assert!(!ok);
+    let errors: Vec<&str> = out.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(errors.len(), 1, "the root cause only: {out}");
+    assert!(errors[0].contains("membership.deadtime"), "{out}");
+}
+
+#[test]
+fn a_derived_warntime_fits_a_deadtime_of_twice_keepalive() {
+    let (ok, out) = lines(&base().replace("deadtime = \"10s\"", "deadtime = \"2s\""));
+    assert!(ok, "warntime was not written, so it cannot be wrong: {out}");
+}
+
+#[test]
+fn keys_the_engine_does_not_read_are_warned_about_by_name() {
+    let pacemaker = base().replace("engine = \"heartbeat\"", "engine = \"pacemaker\"");
+    let (ok, out) = lines(&pacemaker);
+    assert!(ok, "{out}");
+    for key in [
+        "membership.keepalive",
+        "membership.udp-port",
+        "auth.algorithm",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| {
+                l.contains(&format!(
+                    "warning: {key}: engine \"pacemaker\" does not read"
+                ))
+            })
+            .unwrap_or_else(|| panic!("no warning for {key}:\n{out}"));
+        assert!(line.starts_with("p.toml:"), "with its position: {line}");
+    }
+    // The same keys under Heartbeat are read: no such warning.
+    let (_, out) = lines(&base());
+    assert!(!out.contains("does not read this key"), "{out}");
+}
+
+#[test]
+fn fence_params_under_heartbeat_are_warned_about() {
+    let src = base().replace(
+        "[fencing]\nagent = \"none\"",
+        "[fencing]\nagent = \"fence_ipmilan\"\nheartbeat-plugin = \"external/ipmi\"\n\n\
+         [fencing.nodes.cl01]\nheartbeat-args = [\"cl01\", \"192.0.2.13\"]\nparams = { ip = \"192.0.2.13\" }\n\n\
+         [fencing.nodes.cl02]\nheartbeat-args = [\"cl02\", \"192.0.2.14\"]",
+    );
+    let (_, out) = lines(&src);
+    assert!(
+        out.contains("fencing.nodes.cl01.params: engine \"heartbeat\" does not read"),
+        "{out}"
+    );
+}
+
+fn load_bytes(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, bytes).unwrap();
+    match profile::load(&path) {
+        Ok(_) => panic!("should be refused"),
+        Err(Error::Invalid(d)) => d.to_string(),
+        Err(e) => panic!("unexpected error kind: {e}"),
+    }
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_with_the_position() {
+    let mut bytes = b"[cluster]\nname = \"p\"\nengine = \"".to_vec();
+    bytes.extend([0xff, 0xfe]);
+    bytes.extend(b"\"\n");
+    let out = load_bytes(&bytes);
+    assert!(
+        out.contains("p.toml:3:11: error: the file is not UTF-8: byte 31"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_profile_over_the_size_limit_is_refused_with_the_limit_named() {
+    let big = vec![b'#'; (profile::MAX_PROFILE_BYTES + 1) as usize];
+    let out = load_bytes(&big);
+    assert!(out.contains("a profile is at most 1048576 bytes"), "{out}");
 }

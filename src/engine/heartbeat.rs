@@ -70,4 +70,10 @@ impl Home for Heartbeat {
     fn loads_cib(&self) -> bool {
         false
     }
+
+    fn ignored_keys(&self) -> &'static [&'static str] {
+        // The fence agent's parameters go into the CIB's stonith resources;
+        // Heartbeat's stonith_host line takes heartbeat-args.
+        &["fencing.nodes.*.params"]
+    }
 }

@@ -94,6 +94,9 @@ pub trait Home: Sync {
     fn dopd_helpers(&self, model: &Model) -> Vec<&'static str>;
     /// Whether init loads a rendered CIB once both nodes are members.
     fn loads_cib(&self) -> bool;
+    /// Profile keys only the other engine reads (`*` stands for any table key):
+    /// written under this engine, they get a warning instead of silently nothing.
+    fn ignored_keys(&self) -> &'static [&'static str];
 }
 
 pub fn home(engine: Engine) -> &'static dyn Home {

@@ -100,6 +100,21 @@ impl Home for Pacemaker {
         Vec::new()
     }
 
+    fn ignored_keys(&self) -> &'static [&'static str] {
+        // Corosync derives its token from deadtime and encrypts with its own
+        // authkey; the rest is ha.cf's.
+        &[
+            "membership.keepalive",
+            "membership.warntime",
+            "membership.initdead",
+            "membership.udp-port",
+            "membership.transport",
+            "auth.algorithm",
+            "fencing.heartbeat-plugin",
+            "fencing.nodes.*.heartbeat-args",
+        ]
+    }
+
     fn loads_cib(&self) -> bool {
         true
     }

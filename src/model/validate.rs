@@ -462,8 +462,12 @@ fn build_membership(m: &RawMembership, c: &mut Checker) -> Option<Membership> {
     let initdead = c.duration("membership.initdead", &m.initdead);
     let warntime = match &m.warntime {
         Some(w) => c.duration("membership.warntime", w),
-        // Half the deadtime: a warning well before the node is declared dead.
-        None => deadtime.map(|d| d / 2),
+        // Half the deadtime: a warning well before the node is declared dead; when
+        // that is not above keepalive (deadtime = 2 x keepalive), halfway between.
+        None => match (keepalive, deadtime) {
+            (Some(k), Some(d)) if d / 2 <= k => Some((k + d) / 2),
+            (_, d) => d.map(|d| d / 2),
+        },
     };
     let udp_port = c.port("membership.udp-port", m.udp_port);
     let transport = c.choice(
@@ -517,7 +521,8 @@ fn build_membership(m: &RawMembership, c: &mut Checker) -> Option<Membership> {
                 format!("raise deadtime to at least {}", fmt_duration(k * 2)),
             );
         }
-        if let Some(w) = warntime {
+        // Judged only against a valid deadtime: the root cause is reported alone.
+        else if let Some(w) = warntime {
             if w <= k || w >= d {
                 c.err("membership.warntime", format!("warntime {} is not between keepalive {} and deadtime {}", fmt_duration(w), fmt_duration(k), fmt_duration(d)), "choose a warntime above keepalive and below deadtime, or leave it out (deadtime / 2)");
             }
