@@ -60,7 +60,7 @@ pub fn require_tool(path: &str, package: &str) -> PathBuf {
     };
     assert!(
         p.exists(),
-        "{path} is missing: install the Debian package {package} (.ci/run does)"
+        "{path} is missing: run scripts/install-test-tools (it installs the Debian package {package})"
     );
     p
 }
