@@ -828,3 +828,36 @@ fn a_profile_over_the_size_limit_is_refused_with_the_limit_named() {
     let out = load_bytes(&big);
     assert!(out.contains("a profile is at most 1048576 bytes"), "{out}");
 }
+
+#[test]
+fn a_secret_file_that_is_a_device_or_huge_is_refused_without_reading_it() {
+    for (file, needle) in [
+        ("/dev/zero", "it is not a regular file"),
+        ("/dev/stdin", "it is not a regular file"),
+    ] {
+        let src = base().replace(
+            "secret = \"a-test-secret-that-is-long-enough\"",
+            &format!("secret-file = \"{file}\""),
+        );
+        let (ok, out) = lines(&src);
+        assert!(!ok);
+        assert!(
+            out.contains("auth.secret-file: cannot read") && out.contains(needle),
+            "{out}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.secret"), vec![b'x'; 70_000]).unwrap();
+    let src = base().replace(
+        "secret = \"a-test-secret-that-is-long-enough\"",
+        "secret-file = \"big.secret\"",
+    );
+    let r = profile::parse(&src, Path::new("p.toml"), dir.path());
+    let Err(Error::Invalid(d)) = r else {
+        panic!("should be refused")
+    };
+    assert!(
+        d.to_string().contains("a secret file is at most 65536"),
+        "{d}"
+    );
+}

@@ -591,7 +591,7 @@ fn build_auth(a: &RawAuth, c: &mut Checker) -> Option<Auth> {
         (Some(s), None) => Some(Secret::new(s.clone())),
         (None, Some(file)) => {
             let path = c.base_dir.join(file);
-            match std::fs::read_to_string(&path) {
+            match read_secret_file(&path) {
                 Ok(text) => Some(Secret::new(text.trim_end_matches(['\n', '\r']).to_string())),
                 Err(e) => {
                     c.err("auth.secret-file", format!("cannot read {}: {e}", path.display()), "create the file (e.g. `openssl rand -base64 32 > FILE; chmod 600 FILE`) or fix the path; relative paths start at the profile's folder");
@@ -1170,6 +1170,33 @@ fn build_pbx(p: &RawPbx, c: &mut Checker) -> Option<Pbx> {
 }
 
 /// An OCF / fence-agents parameter name that is also safe inside an XML id.
+/// The largest secret file read: a secret is a line; /dev/zero or a log file
+/// named by mistake must not be read whole.
+const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// A secret file's text: a regular file of at most 64 KiB (a FIFO or a device
+/// would block or never end), UTF-8.
+fn read_secret_file(path: &Path) -> std::result::Result<String, String> {
+    use std::io::Read as _;
+    // Asked before opening: opening a FIFO waits for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if meta.len() > MAX_SECRET_FILE_BYTES {
+        return Err(format!(
+            "it has {} bytes; a secret file is at most {MAX_SECRET_FILE_BYTES}",
+            meta.len()
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".into())
+}
+
 fn is_param_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|ch| ch.is_ascii_alphabetic())
