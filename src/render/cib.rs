@@ -82,7 +82,14 @@ impl Primitive {
     /// A service the engine starts through systemd (all target distros use it).
     pub fn service(name: &str) -> Self {
         Primitive {
-            id: format!("svc-{name}"),
+            // An id is an XML NCName: '@' (a template unit) becomes '-'.
+            id: format!(
+                "svc-{}",
+                name.replace(
+                    |c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                    "-"
+                )
+            ),
             class: "systemd".into(),
             provider: None,
             kind: name.into(),

@@ -51,6 +51,26 @@ fn logical_lines(src: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// A node or DRBD resource name that can be part of an XML id.
+fn is_id_word(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A path as part of an XML id: '/' and every other non-id character become '-'.
+fn id_part(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 pub fn convert(src: &str, file: &str, opts: Options) -> Result<Cib, HaresourcesError> {
     let mut cib = Cib {
         // haresources knows no fencing; say so rather than pretend.
@@ -75,8 +95,28 @@ pub fn convert(src: &str, file: &str, opts: Options) -> Result<Cib, HaresourcesE
             message,
             fix: fix.into(),
         };
+        // Every word becomes XML text or part of an id: printable ASCII only, so a
+        // control character cannot reach the CIB (XML 1.0 cannot hold it).
+        if let Some(word) = line
+            .split_whitespace()
+            .find(|w| !w.chars().all(|c| c.is_ascii_graphic()))
+        {
+            return Err(err(
+                format!(
+                    "`{}` holds a control or non-ASCII character",
+                    word.escape_debug()
+                ),
+                "write node names, resources and their arguments in printable ASCII",
+            ));
+        }
         let mut words = line.split_whitespace();
         let node = words.next().expect("non-empty line");
+        if !is_id_word(node) {
+            return Err(err(
+                format!("`{node}` is not a node name"),
+                "write the node's hostname first: letters, digits, '-', '_' and '.'",
+            ));
+        }
         let group_id = if lines.len() == 1 {
             "group".to_string()
         } else {
@@ -98,7 +138,7 @@ pub fn convert(src: &str, file: &str, opts: Options) -> Result<Cib, HaresourcesE
                 id
             };
             match (kind, args.as_slice()) {
-                ("drbddisk", [res]) => drbd.push(res.to_string()),
+                ("drbddisk", [res]) if is_id_word(res) => drbd.push(res.to_string()),
                 ("drbddisk", _) => {
                     return Err(err(
                         format!("`{word}` does not name one DRBD resource"),
@@ -107,7 +147,7 @@ pub fn convert(src: &str, file: &str, opts: Options) -> Result<Cib, HaresourcesE
                 }
                 ("Filesystem", [dev, dir, fstype, ..]) => {
                     members.push(Primitive::filesystem(
-                        &unique(format!("fs{}", dir.replace('/', "-"))),
+                        &unique(format!("fs{}", id_part(dir))),
                         dev,
                         dir,
                         fstype,
@@ -247,6 +287,44 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("Foo::bar"), "{e}");
+    }
+
+    // Found by the fuzzer (examples/fuzz.rs): a control character in a word went
+    // into the CIB, which XML cannot hold; ids took '/' and '@' verbatim.
+    #[test]
+    fn a_control_character_is_refused_with_its_line() {
+        let opts = Options {
+            auto_failback: true,
+        };
+        for src in [
+            "cl01 drbddisk::r0 Filesystem::/dev/drbd0::/mnt/\u{8}share::xfs asterisk\n",
+            "c\u{2}l01 asterisk\n",
+            "cl01 aster\u{7f}isk\n",
+        ] {
+            let e = convert(src, "hr", opts).unwrap_err();
+            assert_eq!(e.line, 1);
+            assert!(e.message.contains("control or non-ASCII"), "{e}");
+        }
+        let e = convert("<cl01> asterisk\n", "hr", opts).unwrap_err();
+        assert!(e.message.contains("is not a node name"), "{e}");
+    }
+
+    #[test]
+    fn every_id_is_an_xml_name() {
+        let cib = convert(
+            "cl01 Filesystem::/dev/drbd0::/mnt/a+b::xfs openvpn@site asterisk\n",
+            "hr",
+            Options {
+                auto_failback: true,
+            },
+        )
+        .unwrap();
+        let ids: Vec<&str> = cib.groups[0]
+            .members
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(ids, ["fs-mnt-a-b", "svc-openvpn-site", "svc-asterisk"]);
     }
 
     #[test]
