@@ -394,3 +394,40 @@ fn wait_addresses_returns_once_present_and_names_what_is_missing() {
     let o = run(&["wait-addresses", "not-an-address"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
 }
+
+#[test]
+fn readme_lists_every_file_render_writes() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("### What `render` writes").expect("the table");
+    let table = &readme[start..];
+    let table = &table[..table[4..].find("\n## ").map_or(table.len(), |e| e + 4)];
+    let mut missing = Vec::new();
+    for name in SHIPPED_PROFILES {
+        let out = render_all(&profile(name));
+        for node in std::fs::read_dir(out.path()).unwrap() {
+            let node = node.unwrap().path();
+            for rel in files_under(&node) {
+                let path = format!("/{}", rel.display());
+                let base = rel.file_name().unwrap().to_str().unwrap().to_string();
+                let placeholder = if path.starts_with("/etc/drbd.d/") && path.ends_with(".res") {
+                    Some("/etc/drbd.d/RES.res")
+                } else if path.starts_with("/etc/systemd/system/") {
+                    Some("/etc/systemd/system/UNIT.service.d/50-pbx-cluster-addresses.conf")
+                } else {
+                    None
+                };
+                let listed = table.contains(&path)
+                    || placeholder.is_some_and(|p| table.contains(p))
+                    || table.contains(&format!(", {base}"))
+                    || table.contains(&format!(" {base} ("));
+                if !listed && !missing.contains(&path) {
+                    missing.push(path);
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README's table of rendered files lacks: {missing:?}"
+    );
+}
