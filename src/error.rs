@@ -47,6 +47,15 @@ pub enum Error {
     },
     #[error("{0}")]
     Unhealthy(String),
+    /// A wait for the cluster or the node to reach a state ran out: the state was
+    /// not reached (exit 4, like a failed verification). Waits on a local
+    /// operation (an unmount) turn it into an error of their own.
+    #[error("timed out after {after_s}s waiting for {what}; last seen: {seen}")]
+    Timeout {
+        what: String,
+        after_s: u64,
+        seen: String,
+    },
     #[error("{message}")]
     Other { message: String, note: String },
 }
@@ -56,7 +65,7 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::Usage { .. } => EXIT_INVALID,
             Error::Package(PackageError::BadSuite(_)) => EXIT_INVALID,
-            Error::Unhealthy(_) => EXIT_UNHEALTHY,
+            Error::Unhealthy(_) | Error::Timeout { .. } => EXIT_UNHEALTHY,
             Error::Drbdlinks(e) if e.is_invalid_config() => EXIT_INVALID,
             Error::Step { source, .. } => match source.exit_code() {
                 code @ (EXIT_INVALID | EXIT_UNHEALTHY) => code,

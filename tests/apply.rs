@@ -19,6 +19,8 @@ struct Sim {
     installed: bool,
     primary: bool,
     umount_busy: bool,
+    /// umount never succeeds (something holds the mount point).
+    umount_held: bool,
     /// Both nodes' addresses answer `ip addr` (the simulation serves both nodes).
     addresses_up: bool,
     /// Units enabled and running; apt starts the services it installs.
@@ -40,6 +42,7 @@ impl Default for Sim {
             addresses_up: true,
             primary: false,
             umount_busy: true,
+            umount_held: false,
             enabled: ["mysql", "postfix", "asterisk", "apache2"]
                 .iter()
                 .map(|s| s.to_string())
@@ -134,7 +137,7 @@ fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
             }
             "umount /mnt/share" => {
                 // Busy once, as a fresh mount can be.
-                if s.umount_busy {
+                if s.umount_held || s.umount_busy {
                     s.umount_busy = false;
                     Some(Output::failed(32, b"umount: /mnt/share: target is busy.".to_vec()))
                 } else {
@@ -219,6 +222,7 @@ fn init_on(m: &Model, node: &str, sim: &Arc<Mutex<Sim>>, root: &std::path::Path)
         peer_timeout: Duration::from_millis(30),
         sync_timeout: Duration::from_millis(30),
         healthy_timeout: Duration::from_millis(30),
+        umount_timeout: Duration::from_millis(30),
         poll: Duration::from_millis(1),
         self_exe: "pbx-cluster".into(),
     };
@@ -857,4 +861,21 @@ fn a_rerun_after_an_interrupted_seed_hands_drbd_over_before_the_engine() {
         run.lines
     );
     assert!(!sim.lock().unwrap().primary);
+}
+
+#[test]
+fn a_mount_point_that_stays_busy_is_an_error_with_the_fix_not_an_unhealthy_cluster() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        umount_held: true,
+        ..Sim::default()
+    }));
+    let run = init_on(&model("seed-heartbeat"), "cl01", &sim, root.path());
+    let err = run.result.unwrap_err();
+    assert_eq!(err.exit_code(), 1, "a local error, not exit 4");
+    let msg = pbx_cluster::error::format(&err);
+    assert!(
+        msg.contains("/mnt/share stayed busy") && msg.contains("fuser -vm /mnt/share"),
+        "{msg}"
+    );
 }

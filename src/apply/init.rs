@@ -27,6 +27,8 @@ pub struct Options {
     pub peer_timeout: Duration,
     pub sync_timeout: Duration,
     pub healthy_timeout: Duration,
+    /// How long a busy mount point is retried before init gives up.
+    pub umount_timeout: Duration,
     pub poll: Duration,
     /// The pbx-cluster binary, for the SIP probe of the virtual IP.
     pub self_exe: String,
@@ -38,6 +40,7 @@ impl Default for Options {
             peer_timeout: Duration::from_secs(900),
             sync_timeout: Duration::from_secs(6 * 3600),
             healthy_timeout: Duration::from_secs(600),
+            umount_timeout: Duration::from_secs(30),
             poll: Duration::from_secs(1),
             self_exe: std::env::current_exe()
                 .map(|p| p.display().to_string())
@@ -69,10 +72,11 @@ pub fn wait_until(
             return Ok(());
         }
         if start.elapsed() >= timeout {
-            return Err(Error::Unhealthy(format!(
-                "timed out after {}s waiting for {what}; last seen: {seen}",
-                timeout.as_secs()
-            )));
+            return Err(Error::Timeout {
+                what: what.to_string(),
+                after_s: timeout.as_secs(),
+                seen,
+            });
         }
         std::thread::sleep(poll);
     }
@@ -162,7 +166,7 @@ impl Init<'_> {
         }
         // The engine decides who is primary from here on. Also after an interrupted
         // run: while the engine is not up, nothing but init made this node primary.
-        let engine_down = engine.iter().any(|s| s.summary.contains("start"));
+        let engine_down = engine.iter().any(|s| s.phase == Phase::EngineStart);
         let (_, role) = out(self.runner, Cmd::new("drbdadm").args(["role", res]))?;
         if engine_down && role.starts_with("Primary") {
             self.step("hand DRBD over to the cluster engine", || {
@@ -282,7 +286,7 @@ impl Init<'_> {
         let mut last = String::new();
         wait_until(
             &format!("{mp} to unmount"),
-            Duration::from_secs(30),
+            self.opts.umount_timeout,
             self.opts.poll,
             || {
                 let o = self.runner.run(&Cmd::new("umount").arg(mp))?;
@@ -290,6 +294,19 @@ impl Init<'_> {
                 Ok((o.success(), last.trim().to_string()))
             },
         )
+        // A mount that stays busy is a local error (exit 1), not an unhealthy cluster.
+        .map_err(|e| match e {
+            Error::Timeout { seen, .. } => Error::Other {
+                message: format!(
+                    "{mp} stayed busy for {} s: umount said {seen}",
+                    self.opts.umount_timeout.as_secs()
+                ),
+                note: format!(
+                    "find what holds it with `fuser -vm {mp}`, stop it, and run the command again"
+                ),
+            },
+            e => e,
+        })
     }
 
     fn wait_sync(&self) -> Result<()> {
@@ -441,6 +458,7 @@ mod tests {
         .unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("the moon") && msg.contains("clouds"), "{msg}");
+        assert_eq!(e.exit_code(), crate::error::EXIT_UNHEALTHY);
         let mut n = 0;
         wait_until(
             "three polls",

@@ -171,10 +171,7 @@ pub trait Runner: Send + Sync {
         if out.success() {
             return Ok(out);
         }
-        let how = match out.code {
-            Some(code) => format!("exited with code {code}"),
-            None => "was killed by a signal".to_string(),
-        };
+        let how = how_it_ended(out.code);
         Err(ExecError::Failed {
             cmd: cmd.display(),
             how,
@@ -224,6 +221,14 @@ impl Runner for LocalRunner {
             stdout: output.stdout,
             stderr: output.stderr,
         })
+    }
+}
+
+/// "exited with code 3" or "was killed by a signal", for messages.
+pub fn how_it_ended(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("exited with code {code}"),
+        None => "was killed by a signal".to_string(),
     }
 }
 

@@ -26,7 +26,11 @@ pub enum Phase {
     Files,
     Services,
     Drbd,
+    /// Engine units enabled for the next boot (drbd: already up, its init
+    /// script would wait for the peer).
     Engine,
+    /// Engine units started now: the engine takes over the node from here.
+    EngineStart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -494,17 +498,23 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             continue;
         }
         // drbd is already up; its init script would wait for the peer at start.
-        let (verb, args) = if unit == "drbd" {
-            ("enable", vec!["enable", unit.as_str()])
+        let (phase, verb, args) = if unit == "drbd" {
+            (Phase::Engine, "enable", vec!["enable", unit.as_str()])
         } else {
-            ("enable and start", vec!["enable", "--now", unit.as_str()])
+            (
+                Phase::EngineStart,
+                "enable and start",
+                vec!["enable", "--now", unit.as_str()],
+            )
         };
         steps.push(run(
-            Phase::Engine,
+            phase,
             format!("{verb} {unit}"),
             vec![Cmd::new("systemctl").args(args)],
         ));
     }
+    // Sorted by phase: drbd's enable before the starts, whatever the unit order.
+    steps.sort_by_key(|s| s.phase);
     debug_assert!(steps.windows(2).all(|w| w[0].phase <= w[1].phase));
     Ok(Plan {
         node: node.name.clone(),

@@ -239,8 +239,8 @@ pub fn fence_peer(
             return Err(FenceError::FenceFailed {
                 peer: peer.clone(),
                 detail: format!(
-                    "stonith_admin exited with {:?}: {}",
-                    out.code,
+                    "stonith_admin {}: {}",
+                    crate::exec::how_it_ended(out.code),
                     crate::exec::stderr_tail(&out.stderr)
                 ),
             });
@@ -341,8 +341,8 @@ pub fn unfence_peer(
         Err(FenceError::Unconstraint {
             id,
             detail: format!(
-                "cibadmin exited with {:?}: {}",
-                out.code,
+                "cibadmin {}: {}",
+                crate::exec::how_it_ended(out.code),
                 crate::exec::stderr_tail(&out.stderr)
             ),
         })

@@ -252,7 +252,7 @@ fn pacemaker_report(runner: &dyn Runner, local: String) -> Report {
         if o.success() {
             pacemaker::parse_vip(&o.stdout_str())
         } else {
-            Err(format!("cibadmin exited with {:?}", o.code))
+            Err(format!("cibadmin {}", crate::exec::how_it_ended(o.code)))
         }
     });
     match vip {
