@@ -42,6 +42,9 @@ pub struct Scenario {
     pub trials: Vec<Trial>,
     /// The trials' failover seconds (redundant with `trials`, for scripts).
     pub failover_seconds: Vec<f64>,
+    /// Per rejoin: the longest SIP silence on the virtual IP while the group
+    /// failed back (auto-failback).
+    pub failback_gap_seconds: Vec<f64>,
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
 }
@@ -56,6 +59,7 @@ impl Scenario {
             passed: false,
             trials: Vec::new(),
             failover_seconds: Vec::new(),
+            failback_gap_seconds: Vec::new(),
             checks: Vec::new(),
             notes: Vec::new(),
         }
@@ -216,6 +220,25 @@ pub fn markdown(r: &Report) -> String {
         )),
         None => md.push_str("\nBaseline ratio: not available (it needs failover times from scenario 8 (heartbeat) and scenario 2 (pacemaker) of the same run).\n"),
     }
+    let gaps: Vec<String> = r
+        .scenarios
+        .iter()
+        .filter(|s| !s.failback_gap_seconds.is_empty())
+        .map(|s| {
+            let per: Vec<String> = s
+                .failback_gap_seconds
+                .iter()
+                .map(|g| format!("{g:.1}"))
+                .collect();
+            format!("{} {} ({}): {} s", s.id, s.name, s.engine, per.join(", "))
+        })
+        .collect();
+    if !gaps.is_empty() {
+        md.push_str(&format!(
+            "\nFailback outage after a rejoin (longest SIP silence on the virtual IP while auto-failback moved the group back): {}.\n",
+            gaps.join("; ")
+        ));
+    }
     md.push_str(
         "\n## Where the time went (seconds from the kill; + seconds since the previous step)\n",
     );
@@ -295,6 +318,7 @@ mod tests {
     fn report() -> Report {
         let mut kill = Scenario::new(2, "hard kill", "pacemaker");
         kill.trials = vec![trial(36.0), trial(38.0), trial(37.0)];
+        kill.failback_gap_seconds = vec![12.5];
         kill.check("data", true, "counter 41 == 41");
         kill.finish();
         let mut base = Scenario::new(8, "baseline", "heartbeat");
@@ -360,6 +384,10 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("slowest: asterisk started (+21.1)"));
+        assert!(
+            md.contains("auto-failback moved the group back): 2 hard kill (pacemaker): 12.5 s."),
+            "{md}"
+        );
         assert!(md.contains("- [x] 2 hard kill (pacemaker): data - counter 41 == 41"));
     }
 

@@ -380,9 +380,10 @@ fn run_engine(
                 pair.save_journal(0, "rejoin");
                 pair.save_journal(1, "rejoin");
                 let took = format!(
-                    "boot + resync + failback {:.0} s (boot to ssh {:.0} s)",
-                    r.total_s, r.boot_s
+                    "boot + resync + failback {:.0} s (boot to ssh {:.0} s); failback outage {:.1} s (longest SIP silence on the virtual IP)",
+                    r.total_s, r.boot_s, r.failback_gap_s
                 );
+                s2.failback_gap_seconds.push(r.failback_gap_s);
                 s2.check(
                     &format!("trial {trials}: killed node rejoins, group fails back"),
                     true,
@@ -819,6 +820,9 @@ fn wait_out_initdead(pair: &Pair, survivor: usize) -> Result<(), Error> {
 struct Rejoined {
     boot_s: f64,
     total_s: f64,
+    /// The longest stretch the virtual IP did not answer SIP during the rejoin:
+    /// auto-failback moves the group back, an outage of its own.
+    failback_gap_s: f64,
 }
 
 /// Boots the killed node again (same disk) and waits until the cluster is whole
@@ -826,6 +830,7 @@ struct Rejoined {
 /// bounded like a first boot and does not eat the cluster's budget.
 fn rejoin(pair: &mut Pair) -> Result<Rejoined, Error> {
     let t = Instant::now();
+    let watch = crate::sip::Watch::start(&pair.lab, SIP_TARGET, PROBE_EVERY)?;
     for i in 0..2 {
         if !pair.vms[i].running() {
             pair.boot(i)?;
@@ -838,13 +843,16 @@ fn rejoin(pair: &mut Pair) -> Result<Rejoined, Error> {
     let what =
         "killed node back: DRBD UpToDate/UpToDate, VIP on node1 (auto_failback), SIP answers";
     let mut holder = None;
-    pair.wait(REJOIN_LIMIT, what, || {
+    let waited = pair.wait(REJOIN_LIMIT, what, || {
         holder = pair.healthy()?;
         Ok(holder == Some(0))
-    })?;
+    });
+    let silence = watch.finish();
+    waited?;
     Ok(Rejoined {
         boot_s,
         total_s: t.elapsed().as_secs_f64(),
+        failback_gap_s: silence.longest_s,
     })
 }
 

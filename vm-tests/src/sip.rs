@@ -58,6 +58,64 @@ pub fn first_answer(
     Ok(h.join().unwrap_or(None))
 }
 
+/// The longest time the target stayed silent while a watcher ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Silence {
+    /// From the first unanswered probe of the longest silent stretch to the next
+    /// answer (or to the watcher's end when none came).
+    pub longest_s: f64,
+    pub probes: u64,
+    pub answered: u64,
+}
+
+/// Probes the target every `every` on a thread in the lab namespace until the
+/// returned flag is set; joining the handle gives the longest silence.
+pub struct Watch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<Silence>,
+}
+
+impl Watch {
+    pub fn start(lab: &Lab, target: &str, every: Duration) -> Result<Watch, Error> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let p = probe(target, every);
+        let handle = lab.in_ns(move || {
+            let mut s = Silence::default();
+            let mut silent_since: Option<Instant> = None;
+            let mut seq = 1;
+            while !flag.load(Ordering::SeqCst) {
+                let sent = Instant::now();
+                let ok = p.send(seq).is_ok_and(|r| answered(r.status));
+                s.probes += 1;
+                seq += 1;
+                if ok {
+                    s.answered += 1;
+                    if let Some(t) = silent_since.take() {
+                        s.longest_s = s.longest_s.max(t.elapsed().as_secs_f64());
+                    }
+                } else if silent_since.is_none() {
+                    silent_since = Some(sent);
+                }
+                if let Some(rest) = every.checked_sub(sent.elapsed()) {
+                    std::thread::sleep(rest);
+                }
+            }
+            if let Some(t) = silent_since {
+                s.longest_s = s.longest_s.max(t.elapsed().as_secs_f64());
+            }
+            s
+        })?;
+        Ok(Watch { stop, handle })
+    }
+
+    pub fn finish(self) -> Silence {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
 /// A sipp REGISTER scenario with digest authentication; the contact is where the
 /// harness's sipp UAS waits for the call.
 pub fn register_xml(user: &str, secret: &str, contact: &str) -> String {
