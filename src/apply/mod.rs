@@ -97,8 +97,7 @@ impl<'a> Applier<'a> {
                         .map_err(|e| Error::io("cannot back up to", &backup, e))?;
                     out.backups.push(backup);
                 }
-                let mode = u32::from_str_radix(mode, 8).expect("plan writes octal modes");
-                crate::fsutil::write_atomic(&dest, contents, mode)
+                crate::fsutil::write_atomic(&dest, contents, mode.0)
                     .map_err(|e| Error::io("cannot write", &dest, e))?;
                 self.set_owner(&dest, owner, group)?;
                 out.files_written.push(path.clone());

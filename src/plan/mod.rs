@@ -53,7 +53,7 @@ pub enum Action {
         old_sha256: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         new_sha256: Option<String>,
-        mode: String,
+        mode: FileMode,
         owner: String,
         group: String,
         secret: bool,
@@ -64,6 +64,22 @@ pub enum Action {
         #[serde(serialize_with = "ser_cmds")]
         commands: Vec<Cmd>,
     },
+}
+
+/// A file's permission bits; shown and serialized in octal ("0640").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMode(pub u32);
+
+impl std::fmt::Display for FileMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04o}", self.0)
+    }
+}
+
+impl Serialize for FileMode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 fn ser_cmds<S: serde::Serializer>(cmds: &[Cmd], s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -246,7 +262,7 @@ fn write_step(
                 .filter(|_| !f.secret)
                 .map(|c| crate::render::sha256_hex(&c.contents)),
             new_sha256: (!f.secret).then(|| f.sha256()),
-            mode: format!("{:04o}", f.mode),
+            mode: FileMode(f.mode),
             owner: f.owner.clone(),
             group: f.group.clone(),
             secret: f.secret,
@@ -520,4 +536,16 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         node: node.name.clone(),
         steps,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FileMode;
+
+    #[test]
+    fn a_file_mode_is_shown_and_serialized_in_octal() {
+        assert_eq!(FileMode(0o640).to_string(), "0640");
+        assert_eq!(FileMode(0o4750).to_string(), "4750");
+        assert_eq!(serde_json::to_string(&FileMode(0o600)).unwrap(), "\"0600\"");
+    }
 }
