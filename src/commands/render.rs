@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use crate::cli::RenderArgs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::{profile, render};
 
 pub fn run(args: &RenderArgs, quiet: bool) -> Result<ExitCode> {
@@ -24,7 +24,7 @@ pub fn run(args: &RenderArgs, quiet: bool) -> Result<ExitCode> {
         .map(|(n, dir)| Ok((render::render_node(model, n)?, dir)))
         .collect::<Result<Vec<_>>>()?;
     for (set, dir) in sets {
-        set.write_under(dir)?;
+        write_under(&set, dir)?;
         if !quiet {
             eprintln!(
                 "{}: {} files for {}",
@@ -36,4 +36,15 @@ pub fn run(args: &RenderArgs, quiet: bool) -> Result<ExitCode> {
         println!("{}", dir.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes every file of the set under `root` as under the node's `/`, atomically
+/// (the render stage itself stays pure: this command is what writes).
+fn write_under(set: &render::FileSet, root: &std::path::Path) -> Result<()> {
+    for (path, f) in &set.files {
+        let dest = root.join(path.trim_start_matches('/'));
+        crate::fsutil::write_atomic(&dest, &f.contents, f.mode)
+            .map_err(|e| Error::io("cannot write", &dest, e))?;
+    }
+    Ok(())
 }

@@ -12,7 +12,6 @@ mod keys;
 pub mod templates;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -54,18 +53,6 @@ pub struct FileSet {
     pub node: String,
     pub files: BTreeMap<String, RenderedFile>,
     pub boot: BootChanges,
-}
-
-impl FileSet {
-    /// Writes every file under `root` as under the node's `/`, atomically.
-    pub fn write_under(&self, root: &Path) -> Result<()> {
-        for (path, f) in &self.files {
-            let dest = root.join(path.trim_start_matches('/'));
-            crate::fsutil::write_atomic(&dest, &f.contents, f.mode)
-                .map_err(|e| Error::io("cannot write", &dest, e))?;
-        }
-        Ok(())
-    }
 }
 
 struct Builder<'a> {
