@@ -71,7 +71,7 @@ pub struct WaitAddressesArgs {
     #[arg(required = true)]
     pub addresses: Vec<std::net::Ipv4Addr>,
     /// Seconds to wait before giving up.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub timeout: u64,
 }
 

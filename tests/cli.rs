@@ -431,3 +431,43 @@ fn readme_lists_every_file_render_writes() {
         "README's table of rendered files lacks: {missing:?}"
     );
 }
+
+#[test]
+fn the_address_wait_at_boot_is_generous_and_inside_its_units_start_timeout() {
+    // A slow boot had the static addresses 80 s after network-online: the engine
+    // then failed for good after a 60 s wait. The wait must be long, and systemd's
+    // start timeout longer than it, or systemd kills the wait first.
+    for name in ["seed-pacemaker", "seed-heartbeat", "loadbalanced"] {
+        let out = render_all(&profile(name));
+        let mut seen = 0;
+        for rel in files_under(out.path()) {
+            if !rel
+                .to_string_lossy()
+                .ends_with("50-pbx-cluster-addresses.conf")
+            {
+                continue;
+            }
+            seen += 1;
+            let text = std::fs::read_to_string(out.path().join(&rel)).unwrap();
+            let num_after = |key: &str| -> u64 {
+                let at = text
+                    .find(key)
+                    .unwrap_or_else(|| panic!("{rel:?} lacks {key}"));
+                text[at + key.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .unwrap()
+            };
+            let wait = num_after("--timeout ");
+            let start = num_after("TimeoutStartSec=");
+            assert!(wait >= 300, "{rel:?}: wait {wait} s");
+            assert!(
+                start > wait,
+                "{rel:?}: TimeoutStartSec {start} <= wait {wait}"
+            );
+        }
+        assert!(seen >= 2, "{name}: {seen} drop-ins");
+    }
+}
