@@ -211,6 +211,24 @@ fn name_has(p: &Path, part: &str) -> bool {
         .is_some_and(|n| n.contains(part))
 }
 
+/// JSON's syntax and the keys the JSON readers look for.
+const JSON_TOKENS: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    ":",
+    ",",
+    "null",
+    "-1",
+    "1e400",
+    "\"role\"",
+    "\"disk-state\"",
+    "\"local\"",
+    "\"inet\"",
+];
+
 fn targets(root: &Path) -> Vec<Target> {
     let status = root.join("tests/fixtures/status");
     let mut profiles = read_dir_files(&root.join("profiles"), |p| name_has(p, ".toml"));
@@ -366,20 +384,7 @@ fn targets(root: &Path) -> Vec<Target> {
         Target {
             name: "drbdsetup-json",
             seeds: read_dir_files(&status, |p| name_has(p, "drbdsetup")),
-            tokens: &[
-                "{",
-                "}",
-                "[",
-                "]",
-                "\"",
-                ":",
-                ",",
-                "null",
-                "-1",
-                "1e400",
-                "\"role\"",
-                "\"disk-state\"",
-            ],
+            tokens: JSON_TOKENS,
             run: run_drbdsetup_json,
         },
         Target {
@@ -443,18 +448,7 @@ fn targets(root: &Path) -> Vec<Target> {
         Target {
             name: "ip-json",
             seeds: ip_json,
-            tokens: &[
-                "{",
-                "}",
-                "[",
-                "]",
-                "\"",
-                ":",
-                ",",
-                "null",
-                "\"local\"",
-                "\"inet\"",
-            ],
+            tokens: JSON_TOKENS,
             run: run_ip_json,
         },
         Target {
