@@ -879,3 +879,170 @@ fn a_mount_point_that_stays_busy_is_an_error_with_the_fix_not_an_unhealthy_clust
         "{msg}"
     );
 }
+
+// --- A changed profile on a running node: each running service re-reads what
+// changed, and only that.
+
+/// The node as if it ran `files` already, with the given units active and DRBD up.
+fn running_node(files: &render::FileSet, active: &[&str]) -> plan::NodeState {
+    let mut st = plan::NodeState {
+        hostname: Some(files.node.clone()),
+        installed: Some(
+            plan::packages::required(&model("seed-pacemaker"))
+                .into_iter()
+                .collect(),
+        ),
+        drbd: Some(plan::state::DrbdState {
+            has_metadata: true,
+            foreign_signature: None,
+            up: true,
+        }),
+        systemd: true,
+        ..plan::NodeState::default()
+    };
+    for (path, f) in &files.files {
+        st.files.insert(
+            path.clone(),
+            Some(plan::state::FileState {
+                contents: f.contents.clone(),
+                mode: f.mode,
+            }),
+        );
+    }
+    // As a formed cluster has them: the group's services out of the boot sequence,
+    // the engine's in it; `active` as given.
+    let mut services = std::collections::BTreeMap::new();
+    for u in &files.boot.disable {
+        services.insert(
+            u.clone(),
+            plan::state::ServiceState {
+                enabled: false,
+                active: active.contains(&u.as_str()),
+            },
+        );
+    }
+    for u in &files.boot.enable {
+        services.insert(
+            u.clone(),
+            plan::state::ServiceState {
+                enabled: true,
+                active: u != "drbd" && active.contains(&u.as_str()),
+            },
+        );
+    }
+    st.services = Some(services);
+    st
+}
+
+fn reloads(p: &plan::Plan) -> Vec<String> {
+    p.steps
+        .iter()
+        .filter(|s| s.phase == plan::Phase::Reload)
+        .flat_map(|s| match &s.action {
+            plan::Action::Run { commands } => commands.iter().map(Cmd::display).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+fn changed_plan(name: &str, edit: impl Fn(&str) -> String, active: &[&str]) -> plan::Plan {
+    let before = model(name);
+    let node = before.nodes[0].name.clone();
+    let old = render::render_node(&before, &node).unwrap();
+    let st = running_node(&old, active);
+    let src = edit(&std::fs::read_to_string(profile(name)).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("profiles/seed.secret"),
+        dir.path().join("seed.secret"),
+    )
+    .unwrap();
+    let after = profile::parse(&src, std::path::Path::new("p.toml"), dir.path())
+        .unwrap()
+        .model;
+    let new = render::render_node(&after, &node).unwrap();
+    plan::build(&after, &new, &st, plan::Options::default()).unwrap()
+}
+
+#[test]
+fn a_new_extension_reloads_pjsip_and_the_dialplan_where_asterisk_runs_and_nothing_else() {
+    let add = |s: &str| {
+        format!(
+            "{s}\n[[pbx.extension]]\nnumber = \"1003\"\nname = \"Phone Three\"\nsecret = \"change-me-1003\"\n"
+        )
+    };
+    let p = changed_plan(
+        "seed-pacemaker",
+        add,
+        &["asterisk", "corosync", "pacemaker"],
+    );
+    assert_eq!(
+        reloads(&p),
+        [
+            "asterisk -rx 'module reload res_pjsip.so'",
+            "asterisk -rx 'dialplan reload'"
+        ],
+        "{:#?}",
+        p.steps
+    );
+    // On the node where Asterisk does not run, the files are written and read at
+    // its next start.
+    let p = changed_plan("seed-pacemaker", add, &["corosync", "pacemaker"]);
+    assert!(reloads(&p).is_empty(), "{:?}", reloads(&p));
+    assert!(p.steps.iter().any(|s| s.summary.contains("pjsip.conf")));
+}
+
+#[test]
+fn a_changed_sync_rate_adjusts_the_running_drbd_resource_once() {
+    let p = changed_plan(
+        "seed-pacemaker",
+        |s| s.replace("sync-rate = \"10M\"", "sync-rate = \"40M\""),
+        &["asterisk", "corosync", "pacemaker"],
+    );
+    assert_eq!(reloads(&p), ["drbdadm adjust r0"]);
+}
+
+#[test]
+fn a_changed_deadtime_reloads_corosync_or_heartbeat() {
+    let p = changed_plan(
+        "seed-pacemaker",
+        |s| s.replace("deadtime = \"10s\"", "deadtime = \"12s\""),
+        &["corosync", "pacemaker"],
+    );
+    assert_eq!(reloads(&p), ["corosync-cfgtool -R"]);
+    let p = changed_plan(
+        "seed-heartbeat",
+        |s| s.replace("deadtime = \"10s\"", "deadtime = \"12s\""),
+        &["heartbeat"],
+    );
+    assert_eq!(reloads(&p), ["systemctl reload heartbeat"]);
+}
+
+#[test]
+fn an_unchanged_profile_reloads_nothing() {
+    let p = changed_plan("seed-heartbeat", str::to_string, &["heartbeat", "asterisk"]);
+    assert!(reloads(&p).is_empty(), "{:?}", reloads(&p));
+}
+
+#[test]
+fn apply_on_a_running_cluster_leaves_the_engines_services_running() {
+    // Asterisk and the database run (started by the engine) but are out of the
+    // boot sequence: a plan that "disables and stops" them would cause an outage.
+    let p = changed_plan(
+        "seed-pacemaker",
+        str::to_string,
+        &[
+            "mysql",
+            "postfix",
+            "asterisk",
+            "apache2",
+            "corosync",
+            "pacemaker",
+        ],
+    );
+    assert!(
+        p.steps.iter().all(|s| !s.summary.contains("stop it")),
+        "{:#?}",
+        p.steps.iter().map(|s| &s.summary).collect::<Vec<_>>()
+    );
+}

@@ -6,6 +6,7 @@
 //! starts - so the engine is the only thing that ever starts the services.
 
 pub mod packages;
+pub mod reload;
 pub mod state;
 
 use std::net::Ipv4Addr;
@@ -31,6 +32,8 @@ pub enum Phase {
     Engine,
     /// Engine units started now: the engine takes over the node from here.
     EngineStart,
+    /// Running services re-read their changed files (see `reload`).
+    Reload,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -277,6 +280,43 @@ pub fn dopd_helpers(model: &Model) -> Vec<&'static str> {
     model.engine_home().dopd_helpers(model)
 }
 
+/// For each file whose contents change, the reload its running service needs, in
+/// the table's order (PJSIP before the dialplan that dials its endpoints), once per
+/// distinct command (several DRBD files make one adjust).
+fn reload_steps(model: &Model, files: &FileSet, st: &NodeState) -> Vec<Step> {
+    let active = |unit: &str| {
+        st.services
+            .as_ref()
+            .and_then(|m| m.get(unit))
+            .is_some_and(|s| s.active)
+    };
+    let drbd_up = st.drbd.as_ref().is_some_and(|d| d.up);
+    let changed: Vec<&str> = files
+        .files
+        .iter()
+        .filter(|(path, f)| {
+            st.files
+                .get(*path)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.contents != f.contents)
+        })
+        .map(|(path, _)| path.as_str())
+        .collect();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for r in reload::RELOADS {
+        for path in changed.iter().filter(|p| r.applies(p, &active, drbd_up)) {
+            let commands = (r.commands)(path, &model.storage.resource);
+            let shown: Vec<String> = commands.iter().map(Cmd::display).collect();
+            if !seen.contains(&shown) {
+                seen.push(shown);
+                steps.push(run(Phase::Reload, r.summary, commands));
+            }
+        }
+    }
+    steps
+}
+
 fn run(phase: Phase, summary: impl Into<String>, commands: Vec<Cmd>) -> Step {
     Step {
         phase,
@@ -454,10 +494,20 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         ));
     }
 
-    // Services leave the boot sequence before the engine may start them.
+    // Services leave the boot sequence before the engine may start them. On a
+    // running cluster a disabled service that runs is the engine's: left alone
+    // (stopping it would be an outage the engine then recovers from).
+    let engine_runs = files.boot.enable.iter().any(|u| {
+        u != "drbd"
+            && st
+                .services
+                .as_ref()
+                .and_then(|m| m.get(u))
+                .is_some_and(|s| s.active)
+    });
     for svc in &files.boot.disable {
         let s = st.services.as_ref().and_then(|m| m.get(svc));
-        if s.is_some_and(|s| !s.enabled && !s.active) {
+        if s.is_some_and(|s| !s.enabled && (!s.active || engine_runs)) {
             continue;
         }
         let cmds = if st.systemd || st.services.is_none() {
@@ -529,6 +579,7 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             vec![Cmd::new("systemctl").args(args)],
         ));
     }
+    steps.extend(reload_steps(model, files, st));
     // Sorted by phase: drbd's enable before the starts, whatever the unit order.
     steps.sort_by_key(|s| s.phase);
     debug_assert!(steps.windows(2).all(|w| w[0].phase <= w[1].phase));
