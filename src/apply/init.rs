@@ -12,13 +12,14 @@
 //! interrupted one and changes nothing on a healthy cluster.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Applier;
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::model::{Filesystem, Model};
 use crate::plan::{Phase, Plan};
+use crate::runtime::wait::wait_until;
 
 pub const INITIALIZED_MARKER: &str = "/var/lib/pbx-cluster/initialized";
 
@@ -55,31 +56,6 @@ pub struct Report {
     pub new_cluster: bool,
     pub forced_primary: bool,
     pub cib_loaded: bool,
-}
-
-/// Polls `check` until it says yes or `timeout` passes; the error names what was
-/// awaited and the last thing seen.
-pub fn wait_until(
-    what: &str,
-    timeout: Duration,
-    poll: Duration,
-    mut check: impl FnMut() -> Result<(bool, String)>,
-) -> Result<()> {
-    let start = Instant::now();
-    loop {
-        let (ok, seen) = check()?;
-        if ok {
-            return Ok(());
-        }
-        if start.elapsed() >= timeout {
-            return Err(Error::Timeout {
-                what: what.to_string(),
-                after_s: timeout.as_secs(),
-                seen,
-            });
-        }
-        std::thread::sleep(poll);
-    }
 }
 
 fn out(r: &dyn Runner, cmd: Cmd) -> Result<(bool, String)> {
@@ -445,31 +421,5 @@ mod tests {
         let xml = r#"<pacemaker-result><nodes><node name="a" online="true"/><node name="b" online="false"/></nodes></pacemaker-result>"#;
         assert_eq!(online_nodes(xml), 1);
         assert_eq!(online_nodes("garbage"), 0);
-    }
-
-    #[test]
-    fn wait_until_names_what_it_waited_for() {
-        let e = wait_until(
-            "the moon",
-            Duration::from_millis(5),
-            Duration::from_millis(1),
-            || Ok((false, "clouds".into())),
-        )
-        .unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.contains("the moon") && msg.contains("clouds"), "{msg}");
-        assert_eq!(e.exit_code(), crate::error::EXIT_UNHEALTHY);
-        let mut n = 0;
-        wait_until(
-            "three polls",
-            Duration::from_secs(5),
-            Duration::from_millis(1),
-            || {
-                n += 1;
-                Ok((n == 3, String::new()))
-            },
-        )
-        .unwrap();
-        assert_eq!(n, 3);
     }
 }

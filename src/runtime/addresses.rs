@@ -7,9 +7,9 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::apply::init::wait_until;
 use crate::error::Result;
 use crate::exec::{Cmd, Runner};
+use crate::runtime::wait::wait_until;
 
 /// The IPv4 addresses configured on this host now (`ip -j -4 addr show`).
 pub fn local(runner: &dyn Runner) -> Result<Vec<Ipv4Addr>> {

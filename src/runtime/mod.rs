@@ -9,6 +9,7 @@
 //!   as the classic drbdlinks tool did (gone from current distributions).
 //! - [`sip_probe`]: a SIP OPTIONS health check, for ldirectord and monitoring.
 //! - [`status`]: one view of engine, membership, DRBD, services and SIP health.
+//! - [`wait`]: bounded polling until a condition holds.
 
 pub mod addresses;
 pub mod drbdlinks;
@@ -16,3 +17,4 @@ pub mod fence_peer;
 pub mod mountinfo;
 pub mod sip_probe;
 pub mod status;
+pub mod wait;
