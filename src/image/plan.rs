@@ -54,7 +54,6 @@ impl WorkPaths {
 /// Inside the build only; removed before the image is finished.
 pub const REPO_IN_ROOT: &str = "/opt/pbx-cluster-repo";
 pub const REPO_LIST: &str = "etc/apt/sources.list.d/pbx-cluster-local.list";
-pub const EXTRA_LIST: &str = "etc/apt/sources.list.d/pbx-cluster-extra.list";
 pub const MBR_BIN: &str = "/usr/lib/syslinux/mbr/mbr.bin";
 
 fn p(path: &Path) -> String {

@@ -181,7 +181,7 @@ fn debian_releases_get_a_low_pinned_sid_source_for_asterisk() {
         );
         let setup = files::setup(&spec);
         assert!(
-            text(&setup, plan::EXTRA_LIST).contains("deb http://deb.debian.org/debian sid main\n")
+            text(&setup, files::EXTRA_LIST).contains("deb http://deb.debian.org/debian sid main\n")
         );
         let pin = text(&setup, "etc/apt/preferences.d/pbx-cluster-extra.pref");
         assert!(
