@@ -37,12 +37,18 @@ impl Op {
     }
 }
 
+/// Every monitor's timeout. A monitor that times out is a failure the engine
+/// recovers from by restarting the group (an outage); a shell agent on a guest at
+/// load 5.7 under emulation took longer than 30 s (IPaddr2) and 40 s (Filesystem).
+/// A real hang is caught a little later instead.
+pub const MONITOR_TIMEOUT: &str = "60s";
+
 /// A monitor plus start and stop with their own timeouts. Pacemaker gives an op
 /// without a timeout 20 s, not the agent's advice, and a stop that times out
 /// fences the node: on a loaded or slow host that turns a failback into a reboot.
-fn lifecycle(monitor: (&str, &str), start: &str, stop: &str) -> Vec<Op> {
+fn lifecycle(monitor_interval: &str, start: &str, stop: &str) -> Vec<Op> {
     vec![
-        Op::new("monitor", monitor.0, Some(monitor.1)),
+        Op::new("monitor", monitor_interval, Some(MONITOR_TIMEOUT)),
         Op::new("start", "0s", Some(start)),
         Op::new("stop", "0s", Some(stop)),
     ]
@@ -96,7 +102,7 @@ impl Primitive {
             params: Vec::new(),
             // Generous: Asterisk loads its modules and a database replays its log
             // after a crash before systemd reports them started.
-            ops: lifecycle(("30s", "60s"), "180s", "180s"),
+            ops: lifecycle("30s", "180s", "180s"),
         }
     }
 
@@ -112,7 +118,7 @@ impl Primitive {
             ],
         )
         // Start may replay the journal; stop may wait for holders it kills.
-        .ops(lifecycle(("20s", "40s"), "120s", "120s"))
+        .ops(lifecycle("20s", "120s", "120s"))
     }
 
     pub fn drbdlinks(id: &str) -> Self {
@@ -122,7 +128,7 @@ impl Primitive {
             "drbdlinks",
             &[("config", "/etc/drbdlinks.conf")],
         )
-        .ops(lifecycle(("30s", "30s"), "60s", "60s"))
+        .ops(lifecycle("30s", "60s", "60s"))
     }
 
     pub fn ipaddr2(id: &str, ip: &str, prefix: Option<&str>, nic: Option<&str>) -> Self {
@@ -133,20 +139,13 @@ impl Primitive {
         if let Some(n) = nic {
             params.push(("nic", n));
         }
-        Primitive::ocf(id, "heartbeat", "IPaddr2", &params).ops(lifecycle(
-            ("10s", "30s"),
-            "60s",
-            "60s",
-        ))
+        Primitive::ocf(id, "heartbeat", "IPaddr2", &params).ops(lifecycle("10s", "60s", "60s"))
     }
 
     pub fn ldirectord(id: &str, config: &str) -> Self {
         // ldirectord is Perl: its monitor starts an interpreter.
-        Primitive::ocf(id, "heartbeat", "ldirectord", &[("configfile", config)]).ops(lifecycle(
-            ("20s", "30s"),
-            "60s",
-            "60s",
-        ))
+        Primitive::ocf(id, "heartbeat", "ldirectord", &[("configfile", config)])
+            .ops(lifecycle("20s", "60s", "60s"))
     }
 }
 
@@ -226,8 +225,8 @@ impl Cib {
             ("unfence_if_all_uptodate", "true"),
         ];
         let prim = Primitive::ocf(&id, "linbit", "drbd", &params).ops(vec![
-            Op::new("monitor", "29s", Some("30s")).role("Promoted"),
-            Op::new("monitor", "31s", Some("30s")).role("Unpromoted"),
+            Op::new("monitor", "29s", Some(MONITOR_TIMEOUT)).role("Promoted"),
+            Op::new("monitor", "31s", Some(MONITOR_TIMEOUT)).role("Unpromoted"),
             // The agent's own advice (its metadata); the defaults would be 20 s.
             Op::new("start", "0s", Some("240s")),
             Op::new("stop", "0s", Some("100s")),
@@ -308,7 +307,7 @@ pub fn from_model(model: &Model) -> Cib {
                 kind: agent.clone(),
                 params,
                 ops: vec![
-                    Op::new("monitor", "60s", Some("30s")),
+                    Op::new("monitor", "60s", Some(MONITOR_TIMEOUT)),
                     Op::new("start", "0s", Some("60s")),
                 ],
             });
