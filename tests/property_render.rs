@@ -11,7 +11,6 @@ mod common;
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use pbx_cluster::model::{Engine, Link, Model};
@@ -244,23 +243,6 @@ fn profile(g: &mut Gen, engine: Engine) -> String {
     s
 }
 
-fn judge(cmd: &mut Command) -> (bool, String) {
-    let o = cmd.output().expect("judge runs");
-    (
-        o.status.success(),
-        format!("{}{}", text(&o.stdout), text(&o.stderr)),
-    )
-}
-
-fn corosync_t(etc: &Path, local_addr: &str) -> (bool, String) {
-    let script = format!(
-        "set -e; ip link add pbxt0 type veth peer name pbxt1; ip addr add {local_addr}/24 dev pbxt0; ip link set pbxt0 up; \
-         mount --bind '{}' /etc/corosync; exec corosync -t -c /etc/corosync/corosync.conf",
-        etc.display()
-    );
-    judge(Command::new("unshare").args(["--mount", "--net", "sh", "-c", &script]))
-}
-
 fn env_u64(key: &str, default: u64) -> u64 {
     std::env::var(key)
         .ok()
@@ -269,36 +251,25 @@ fn env_u64(key: &str, default: u64) -> u64 {
 }
 
 fn judge_case(model: &Model, out: &Path) -> Result<usize, String> {
-    let drbdadm = require_tool("/lib/drbd/drbdadm-84", "drbd-utils");
     let mut judged = 0;
     for n in &model.nodes {
         let root = out.join(&n.name);
-        let (ok, log) = judge(
-            Command::new(&drbdadm)
-                .arg("-c")
-                .arg(root.join("etc/drbd.conf"))
-                .args(["dump", "all"]),
-        );
+        let (ok, log) = drbdadm84(&root.join("etc/drbd.conf"));
         if !ok {
             return Err(format!("drbdadm-84 on {}: {log}", n.name));
         }
         judged += 1;
         if model.engine == Engine::Pacemaker {
-            let crm_verify = require_tool("crm_verify", "pacemaker-cli-utils");
-            let (ok, log) = judge(
-                Command::new(crm_verify)
-                    .arg("--xml-file")
-                    .arg(root.join("etc/pbx-cluster/cib.xml")),
-            );
+            let (ok, log) = crm_verify(&root.join("etc/pbx-cluster/cib.xml"));
             if !ok {
                 return Err(format!("crm_verify on {}: {log}", n.name));
             }
-            require_tool("corosync", "corosync");
             let ring0 = match model.membership.links[0] {
                 Link::Frontend => n.frontend.address,
                 Link::Heartbeat => n.heartbeat.address,
             };
-            let (ok, log) = corosync_t(&root.join("etc/corosync"), &ring0.to_string());
+            let etc = root.join("etc/corosync");
+            let (ok, log) = corosync_t(&etc, &etc.join("corosync.conf"), &ring0.to_string());
             if !ok {
                 return Err(format!("corosync -t on {}: {log}", n.name));
             }

@@ -8,39 +8,6 @@ use std::process::Command;
 
 use common::*;
 
-fn judge(cmd: &mut Command) -> (bool, String) {
-    let o = cmd.output().expect("judge runs");
-    (
-        o.status.success(),
-        format!("{}{}", text(&o.stdout), text(&o.stderr)),
-    )
-}
-
-fn drbdadm84(conf: &Path) -> (bool, String) {
-    let tool = require_tool("/lib/drbd/drbdadm-84", "drbd-utils");
-    judge(Command::new(tool).arg("-c").arg(conf).args(["dump", "all"]))
-}
-
-fn crm_verify(cib: &Path) -> (bool, String) {
-    let tool = require_tool("crm_verify", "pacemaker-cli-utils");
-    judge(Command::new(tool).arg("--xml-file").arg(cib))
-}
-
-/// corosync -t checks the config as the node would see it: its authkey at
-/// /etc/corosync and its ring0 address on a local interface. A private mount and
-/// network namespace provide both; the veth pair carries no traffic anywhere.
-fn corosync_t(etc_corosync: &Path, conf: &Path, local_addr: &str) -> (bool, String) {
-    require_tool("corosync", "corosync");
-    require_tool("unshare", "util-linux");
-    let script = format!(
-        "set -e; ip link add pbxt0 type veth peer name pbxt1; ip addr add {local_addr}/24 dev pbxt0; ip link set pbxt0 up; \
-         mount --bind '{}' /etc/corosync; exec corosync -t -c '{}'",
-        etc_corosync.display(),
-        conf.display()
-    );
-    judge(Command::new("unshare").args(["--mount", "--net", "sh", "-c", &script]))
-}
-
 fn o2cb(conf: &Path, cluster: &str) -> (bool, String) {
     let tool = require_tool("o2cb", "ocfs2-tools");
     judge(

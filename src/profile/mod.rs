@@ -155,13 +155,7 @@ fn written(item: &toml_edit::Item, pattern: &str, prefix: String) -> Vec<String>
         Some((h, r)) => (h, Some(r)),
         None => (pattern, None),
     };
-    let join = |k: &str| {
-        if prefix.is_empty() {
-            k.to_string()
-        } else {
-            format!("{prefix}.{k}")
-        }
-    };
+    let join = |k: &str| join_path(&prefix, k);
     let keys: Vec<String> = match (head, item.as_table_like()) {
         ("*", Some(t)) => t.iter().map(|(k, _)| k.to_string()).collect(),
         (k, Some(t)) if t.contains_key(k) => vec![k.to_string()],
