@@ -27,6 +27,12 @@ const BOOT_LIMIT: Duration = Duration::from_secs(900);
 /// and failback together took 143-406 s in the lab; a CI machine ran at 1.7-2.5x
 /// the lab's times).
 const REJOIN_LIMIT: Duration = Duration::from_secs(900);
+/// The boot partition's mount after the cluster is healthy: the device showed up 70 s
+/// after coldplug on a slow first boot; a partition that never comes still fails.
+const BOOT_MOUNT_WAIT: Duration = Duration::from_secs(300);
+/// The kernel hook on a loaded guest: it copies a kernel and an initrd onto FAT and
+/// syncs (the 30 s of one ssh command ran out on a throttled quick run).
+const BOOT_HOOK_T: Duration = Duration::from_secs(180);
 
 pub fn run_all(args: &Args) -> Result<Report, Error> {
     let started = Instant::now();
@@ -135,11 +141,21 @@ fn ensure_key(work: &Path) -> Result<PathBuf, Error> {
     Ok(key)
 }
 
-/// Heartbeat runs the seed's timing in the lab (keepalive 1 s, warntime 5 s,
-/// deadtime 10 s); see `profile_for`.
+/// Heartbeat runs the reference's setup in the lab, the baseline: the seed's timing
+/// (keepalive 1 s, warntime 5 s, deadtime 10 s), DRBD's own keep-alive (ping-int
+/// 10 s, ping-timeout 500 ms) and an Asterisk that loads every module; see
+/// `profile_for`.
 const HEARTBEAT_TIMING: &[(&str, &str)] = &[
     ("warntime = \"2s\"", "warntime = \"5s\""),
     ("deadtime = \"3s\"", "deadtime = \"10s\""),
+    (
+        "sync-rate = \"100M\"",
+        "sync-rate = \"100M\"\nping-interval = \"10s\"\nping-timeout = \"500ms\"",
+    ),
+    (
+        "context = \"internal\"",
+        "context = \"internal\"\nall-modules = true",
+    ),
 ];
 
 /// The lab's fence device for both engines: the harness's power switch.
@@ -199,7 +215,7 @@ fn profile_for(args: &Args, work: &Path, engine: Engine) -> Result<PathBuf, Erro
         for (from, _) in HEARTBEAT_TIMING {
             if !derived.contains(from) {
                 return Err(Error::Lab(format!(
-                    "{}: expected {from} in [membership]",
+                    "{}: expected {from} (the baseline replaces it)",
                     args.profile.display()
                 )));
             }
@@ -475,14 +491,28 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64) {
     // Kernel upgrades reach the bootloader: the FAT partition syslinux boots from
     // is mounted and carries the running kernel; the hook runs cleanly on it. Both
     // nodes: a late device on either one left its partition unmounted.
+    // A slow first boot may mount it late (the product's unit waits for the device
+    // however long it takes): the check waits for the mount, bounded, and then gives
+    // the hook (a kernel and an initrd copied onto FAT and synced on a loaded
+    // guest) more than one ssh command's time.
     for i in 0..2 {
-        let boot = pair.sh(
-            i,
-            "findmnt -n -o FSTYPE /boot/pbx-boot && cmp /boot/pbx-boot/vmlinuz /boot/vmlinuz-$(uname -r) && /etc/kernel/postinst.d/zz-pbx-cluster-boot $(uname -r) && echo current",
+        let mounted = pair.wait(
+            BOOT_MOUNT_WAIT,
+            &format!("{}: boot partition mounted", pair.name(i)),
+            || Ok(pair.sh(i, "findmnt -n -o FSTYPE /boot/pbx-boot").success()),
         );
-        let ok = boot.success() && boot.stdout_str().contains("current");
+        let boot = pair.ssh.run(
+            &pair.addr(i),
+            "findmnt -n -o FSTYPE /boot/pbx-boot && cmp /boot/pbx-boot/vmlinuz /boot/vmlinuz-$(uname -r) && /etc/kernel/postinst.d/zz-pbx-cluster-boot $(uname -r) && echo current",
+            BOOT_HOOK_T,
+        );
+        let ok = mounted.is_ok() && boot.success() && boot.stdout_str().contains("current");
         let mut detail = format!(
-            "{} {}",
+            "{}{} {}",
+            match &mounted {
+                Ok(t) => format!("mounted after {:.1}s of waiting; ", t.as_secs_f64()),
+                Err(_) => format!("not mounted within {}s; ", BOOT_MOUNT_WAIT.as_secs()),
+            },
             boot.stdout_str().trim().replace('\n', " "),
             String::from_utf8_lossy(&boot.stderr).trim()
         );
