@@ -861,3 +861,39 @@ fn a_secret_file_that_is_a_device_or_huge_is_refused_without_reading_it() {
         "{d}"
     );
 }
+
+#[test]
+fn drbd_ping_interval_whole_seconds_in_range() {
+    expect_error(
+        base().replace("sync-rate = ", "ping-interval = \"1500ms\"\nsync-rate = "),
+        "storage.ping-interval: 1500ms is not a whole number of seconds from 1s to 120s",
+    );
+    expect_error(
+        base().replace("sync-rate = ", "ping-interval = \"121s\"\nsync-rate = "),
+        "storage.ping-interval: 121s is not a whole number",
+    );
+}
+
+#[test]
+fn drbd_ping_timeout_in_tenths_in_range() {
+    expect_error(
+        base().replace("sync-rate = ", "ping-timeout = \"150ms\"\nsync-rate = "),
+        "storage.ping-timeout: 150ms is not a multiple of 100ms",
+    );
+    expect_error(
+        base().replace("sync-rate = ", "ping-timeout = \"31s\"\nsync-rate = "),
+        "storage.ping-timeout: 31s is not a multiple of 100ms from 100ms to 30s",
+    );
+}
+
+#[test]
+fn drbd_noticing_a_dead_peer_after_the_membership_is_a_warning() {
+    // deadtime 10 s: DRBD's own default keep-alive (10 s) plus 1 s is later.
+    expect_warning(
+        base().replace("sync-rate = ", "ping-interval = \"10s\"\nsync-rate = "),
+        "storage.ping-interval: DRBD notices a dead peer only after up to 11s",
+    );
+    // The derived default never warns.
+    let (ok, out) = lines(&base());
+    assert!(ok && !out.contains("ping-interval"), "{out}");
+}

@@ -201,6 +201,19 @@ pub struct Storage {
     pub filesystem: Filesystem,
     pub mount_point: PathBuf,
     pub links: Vec<PathBuf>,
+    /// DRBD's keep-alive on an idle link: after a hard kill the survivor's DRBD
+    /// notices only at its next ping, and cannot be promoted before that.
+    pub ping_interval: Duration,
+    /// How long DRBD waits for the keep-alive's answer.
+    pub ping_timeout: Duration,
+}
+
+impl Storage {
+    /// The longest a Secondary can take to notice a peer that died: one idle
+    /// interval plus the wait for the answer.
+    pub fn peer_loss_detection(&self) -> Duration {
+        self.ping_interval + self.ping_timeout
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -289,6 +302,9 @@ pub struct Pbx {
     pub context: String,
     pub sip_port: u16,
     pub extensions: Vec<Extension>,
+    /// Load every Asterisk module (for hand-written additions to /etc/asterisk),
+    /// not only those the rendered files use.
+    pub all_modules: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -228,7 +228,11 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
     let nodes = build_nodes(raw, fe_net, hb_net, vip, c);
     let membership = build_membership(&raw.membership, c);
     let auth = build_auth(&raw.auth, c);
-    let storage = build_storage(&raw.storage, c);
+    let storage = build_storage(
+        &raw.storage,
+        membership.as_ref().map(|m| m.deadtime),
+        c,
+    );
     let services = build_services(&raw.resources.services, c);
     let fencing = build_fencing(&raw.fencing, engine, distro, &raw.node, c);
     let load_balancing = build_load_balancing(raw, mode, c);
@@ -629,7 +633,7 @@ fn build_auth(a: &RawAuth, c: &mut Checker) -> Option<Auth> {
     })
 }
 
-fn build_storage(s: &RawStorage, c: &mut Checker) -> Option<Storage> {
+fn build_storage(s: &RawStorage, deadtime: Option<Duration>, c: &mut Checker) -> Option<Storage> {
     c.name("storage.resource", &s.resource, "DRBD resource name");
     let minor = s
         .device
@@ -713,7 +717,10 @@ fn build_storage(s: &RawStorage, c: &mut Checker) -> Option<Storage> {
         }
         links.push(p);
     }
+    let (ping_interval, ping_timeout) = drbd_timing(s, deadtime, c);
     Some(Storage {
+        ping_interval: ping_interval?,
+        ping_timeout: ping_timeout?,
         resource: s.resource.clone(),
         device: s.device.clone(),
         minor: minor?,
@@ -724,6 +731,76 @@ fn build_storage(s: &RawStorage, c: &mut Checker) -> Option<Storage> {
         mount_point: mount_point?,
         links,
     })
+}
+
+/// DRBD's default ping answer wait is 500 ms; a loaded guest missed it and dropped
+/// a healthy link, so the default is twice that.
+pub const DRBD_PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The default keep-alive: two thirds of the deadtime in whole seconds (1 to 10),
+/// so that with the default answer wait DRBD has seen a dead peer by the time the
+/// membership declares it dead and the engine promotes the survivor. DRBD's own
+/// default (10 s) made every promotion after a hard kill fail once, and the drbd
+/// agent then waits 15 s before it tries again.
+pub fn default_ping_interval(deadtime: Duration) -> Duration {
+    Duration::from_secs((deadtime.as_secs() * 2 / 3).clamp(1, 10))
+}
+
+/// storage.ping-interval and ping-timeout in DRBD's units and ranges, and the
+/// warning when DRBD would notice a dead peer after the membership does.
+fn drbd_timing(
+    s: &RawStorage,
+    deadtime: Option<Duration>,
+    c: &mut Checker,
+) -> (Option<Duration>, Option<Duration>) {
+    let interval = match &s.ping_interval {
+        Some(v) => c.duration("storage.ping-interval", v).and_then(|d| {
+            let ok = d.subsec_nanos() == 0 && (1..=120).contains(&d.as_secs());
+            if !ok {
+                c.err(
+                    "storage.ping-interval",
+                    format!("{} is not a whole number of seconds from 1s to 120s", fmt_duration(d)),
+                    "write whole seconds, e.g. \"2s\", or leave it out (two thirds of membership.deadtime)",
+                );
+            }
+            ok.then_some(d)
+        }),
+        None => deadtime.map(default_ping_interval),
+    };
+    let timeout = match &s.ping_timeout {
+        Some(v) => c.duration("storage.ping-timeout", v).and_then(|d| {
+            let tenths = d.as_millis() / 100;
+            let ok = d.as_millis() % 100 == 0 && (1..=300).contains(&tenths);
+            if !ok {
+                c.err(
+                    "storage.ping-timeout",
+                    format!("{} is not a multiple of 100ms from 100ms to 30s", fmt_duration(d)),
+                    "write e.g. \"1s\" or \"500ms\", or leave it out (1s)",
+                );
+            }
+            ok.then_some(d)
+        }),
+        None => Some(DRBD_PING_TIMEOUT),
+    };
+    if let (Some(i), Some(t), Some(d)) = (interval, timeout, deadtime) {
+        if i + t > d {
+            c.warn(
+                "storage.ping-interval",
+                format!(
+                    "DRBD notices a dead peer only after up to {} (ping-interval {} + ping-timeout {}), later than the membership's deadtime {}: the survivor's first promotion fails and the drbd agent waits 15 s before the next",
+                    fmt_duration(i + t),
+                    fmt_duration(i),
+                    fmt_duration(t),
+                    fmt_duration(d)
+                ),
+                format!(
+                    "lower storage.ping-interval to {} or less, or leave it out",
+                    fmt_duration(Duration::from_secs(d.saturating_sub(t).as_secs().max(1)))
+                ),
+            );
+        }
+    }
+    (interval, timeout)
 }
 
 fn clean_abs_path(field: &str, value: &str, c: &mut Checker) -> Option<PathBuf> {
@@ -1166,6 +1243,7 @@ fn build_pbx(p: &RawPbx, c: &mut Checker) -> Option<Pbx> {
         context: p.context.clone(),
         sip_port: sip_port?,
         extensions,
+        all_modules: p.all_modules,
     })
 }
 

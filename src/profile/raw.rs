@@ -179,6 +179,10 @@ pub struct RawStorage {
     pub mount_point: String,
     #[serde(default = "default_storage_links")]
     pub links: Vec<String>,
+    /// DRBD's keep-alive on an idle link (net ping-int); default from the deadtime.
+    pub ping_interval: Option<String>,
+    /// How long DRBD waits for a keep-alive's answer (net ping-timeout).
+    pub ping_timeout: Option<String>,
 }
 
 fn default_resource() -> String {
@@ -350,6 +354,8 @@ pub struct RawPbx {
     pub sip_port: i64,
     #[serde(default)]
     pub extension: Vec<RawExtension>,
+    #[serde(default)]
+    pub all_modules: bool,
 }
 
 impl Default for RawPbx {
@@ -358,6 +364,7 @@ impl Default for RawPbx {
             context: default_context(),
             sip_port: default_sip_port(),
             extension: Vec::new(),
+            all_modules: false,
         }
     }
 }

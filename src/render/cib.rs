@@ -101,8 +101,10 @@ impl Primitive {
             kind: name.into(),
             params: Vec::new(),
             // Generous: Asterisk loads its modules and a database replays its log
-            // after a crash before systemd reports them started.
-            ops: lifecycle("30s", "180s", "180s"),
+            // after a crash before systemd reports them started. The monitor asks
+            // systemd (no shell agent), so a short interval is cheap: a crashed
+            // service is restarted within seconds, not half a minute.
+            ops: lifecycle("5s", "180s", "180s"),
         }
     }
 

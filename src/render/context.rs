@@ -94,6 +94,12 @@ pub struct DrbdCtx {
     pub port: u16,
     pub protocol: String,
     pub sync_rate: String,
+    /// net ping-int, seconds.
+    pub ping_int: u64,
+    /// net ping-timeout, tenths of a second.
+    pub ping_timeout: u128,
+    /// net timeout, tenths of a second: DRBD wants it below ping-int.
+    pub timeout: u128,
     pub filesystem: &'static str,
     pub mount_point: String,
     pub links: Vec<String>,
@@ -166,6 +172,8 @@ pub struct PbxCtx {
     pub context: String,
     pub sip_port: u16,
     pub extensions: Vec<ExtensionCtx>,
+    /// modules.conf autoloads every module instead of the list the files use.
+    pub all_modules: bool,
 }
 
 /// ha.cf and haresources speak whole seconds or `Nms`.
@@ -175,6 +183,12 @@ fn hb_duration(d: std::time::Duration) -> String {
         .filter(|n| !n.ends_with('m'))
         .map(str::to_string)
         .unwrap_or(s)
+}
+
+/// DRBD's answer wait for a replicated write: its default 6 s, kept below the
+/// keep-alive interval as drbd.conf(5) requires.
+fn drbd_timeout_tenths(ping_interval: std::time::Duration) -> u128 {
+    (ping_interval.as_millis() / 100 - 1).min(60)
 }
 
 fn dundi_eid(cluster: &str, node: &str) -> String {
@@ -386,6 +400,9 @@ pub fn build(model: &Model, node: &Node) -> Context {
             port: s.port,
             protocol: format!("{:?}", s.protocol),
             sync_rate: s.sync_rate.clone(),
+            ping_int: s.ping_interval.as_secs(),
+            ping_timeout: s.ping_timeout.as_millis() / 100,
+            timeout: drbd_timeout_tenths(s.ping_interval),
             filesystem: s.filesystem.name(),
             mount_point: s.mount_point.display().to_string(),
             links: s.links.iter().map(|p| p.display().to_string()).collect(),
@@ -422,6 +439,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
             probe_user: crate::runtime::sip_probe::PROBE_USER,
             context: model.pbx.context.clone(),
             sip_port: model.pbx.sip_port,
+            all_modules: model.pbx.all_modules,
             extensions: model
                 .pbx
                 .extensions
@@ -452,6 +470,15 @@ mod tests {
             hb_duration(std::time::Duration::from_millis(1500)),
             "1500ms"
         );
+    }
+
+    #[test]
+    fn drbd_timeout_stays_below_the_ping_interval() {
+        use std::time::Duration;
+        assert_eq!(drbd_timeout_tenths(Duration::from_secs(1)), 9);
+        assert_eq!(drbd_timeout_tenths(Duration::from_secs(2)), 19);
+        assert_eq!(drbd_timeout_tenths(Duration::from_secs(10)), 60);
+        assert_eq!(drbd_timeout_tenths(Duration::from_secs(120)), 60);
     }
 
     #[test]

@@ -184,6 +184,13 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
         "asterisk",
         false,
     )?;
+    b.render(
+        "asterisk/modules.conf.j2",
+        "/etc/asterisk/modules.conf",
+        0o640,
+        "asterisk",
+        false,
+    )?;
     for spec in model.mode_home().files(model) {
         b.spec(&spec, model)?;
     }

@@ -53,6 +53,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/asterisk/extensions.conf.j2"),
     ),
     (
+        "asterisk/modules.conf.j2",
+        include_str!("../../templates/asterisk/modules.conf.j2"),
+    ),
+    (
         "lb/ldirectord.cf.j2",
         include_str!("../../templates/lb/ldirectord.cf.j2"),
     ),
