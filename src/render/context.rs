@@ -48,6 +48,8 @@ pub struct MembershipCtx {
     pub deadtime: String,
     pub initdead: String,
     pub token_ms: u128,
+    /// corosync's consensus: half the token (two nodes).
+    pub consensus_ms: u128,
     pub udp_port: u16,
     pub auto_failback: bool,
 }
@@ -366,6 +368,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
             deadtime: hb_duration(m.deadtime),
             initdead: hb_duration(m.initdead),
             token_ms: m.deadtime.as_millis(),
+            consensus_ms: (m.deadtime.as_millis() / 2).max(100),
             udp_port: m.udp_port,
             auto_failback: m.auto_failback,
         },
