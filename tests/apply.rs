@@ -150,7 +150,7 @@ fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
                 s.primary = true;
                 ok("")
             }
-            "crm_mon -1 --output-as xml" => ok(r#"<pacemaker-result><nodes><node name="cl01" online="true"/><node name="cl02" online="true"/></nodes></pacemaker-result>"#),
+            "crm_mon -1 --output-as xml" => ok(r#"<pacemaker-result><summary/><nodes><node name="cl01" online="true"/><node name="cl02" online="true"/></nodes><status code="0" message="OK"/></pacemaker-result>"#),
             "cibadmin --query --scope resources" => {
                 if s.cib_loaded { ok(r#"<resources><clone id="drbd-r0-clone"/></resources>"#) } else { ok("<resources/>") }
             }
@@ -659,10 +659,17 @@ fn a_changed_profile_changes_exactly_its_files_and_keeps_the_old_ones() {
         .filter(|l| l.trim_start().starts_with("files") && l.contains(" update "))
         .map(|l| l.trim().to_string())
         .collect();
-    assert_eq!(changed.len(), 2, "ha.cf and the manifest: {changed:?}");
+    // DRBD's keep-alive follows the deadtime (two thirds of it), so the resource
+    // file changes with ha.cf.
+    assert_eq!(
+        changed.len(),
+        3,
+        "the DRBD resource, ha.cf and the manifest: {changed:?}"
+    );
     assert!(
-        changed[0].contains("/etc/ha.d/ha.cf")
-            && changed[1].contains("/etc/pbx-cluster/manifest.json"),
+        changed[0].contains("/etc/drbd.d/r0.res")
+            && changed[1].contains("/etc/ha.d/ha.cf")
+            && changed[2].contains("/etc/pbx-cluster/manifest.json"),
         "{changed:?}"
     );
     assert!(apply_cli(root.path(), &p).status.success());
@@ -1009,13 +1016,14 @@ fn a_changed_deadtime_reloads_corosync_or_heartbeat() {
         |s| s.replace("deadtime = \"10s\"", "deadtime = \"12s\""),
         &["corosync", "pacemaker"],
     );
-    assert_eq!(reloads(&p), ["corosync-cfgtool -R"]);
+    // DRBD's keep-alive follows the deadtime: the running resource takes it too.
+    assert_eq!(reloads(&p), ["drbdadm adjust r0", "corosync-cfgtool -R"]);
     let p = changed_plan(
         "seed-heartbeat",
         |s| s.replace("deadtime = \"10s\"", "deadtime = \"12s\""),
         &["heartbeat"],
     );
-    assert_eq!(reloads(&p), ["systemctl reload heartbeat"]);
+    assert_eq!(reloads(&p), ["drbdadm adjust r0", "systemctl reload heartbeat"]);
 }
 
 #[test]

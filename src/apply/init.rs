@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::model::{Filesystem, Model};
 use crate::plan::{Phase, Plan};
+use crate::runtime::status::{drbd, pacemaker};
 use crate::runtime::wait::wait_until;
 
 pub const INITIALIZED_MARKER: &str = "/var/lib/pbx-cluster/initialized";
@@ -296,8 +297,7 @@ impl Init<'_> {
             || {
                 if let Some(p) = std::fs::read_to_string(&proc_drbd)
                     .ok()
-                    .as_deref()
-                    .and_then(sync_percent)
+                    .and_then(|t| sync_percent(&t, self.model.storage.minor))
                 {
                     bar.advance_to((p * 10.0) as u64);
                 }
@@ -388,21 +388,22 @@ impl Init<'_> {
     }
 }
 
-/// The resync percentage in /proc/drbd (DRBD 8.4: `sync'ed: 42.1% ...`).
-pub fn sync_percent(proc_drbd: &str) -> Option<f64> {
-    let rest = proc_drbd.split("sync'ed:").nth(1)?;
-    rest.trim_start().split('%').next()?.trim().parse().ok()
+/// The resync percentage of DRBD minor `minor` in /proc/drbd (DRBD 8.4).
+pub fn sync_percent(proc_drbd: &str, minor: u32) -> Option<f64> {
+    let name = format!("drbd{minor}");
+    drbd::parse_proc_drbd(proc_drbd)
+        .ok()?
+        .into_iter()
+        .find(|v| v.resource == name)?
+        .sync_percent
 }
 
-/// Nodes crm_mon reports online.
+/// Nodes crm_mon reports online; none when Pacemaker does not answer.
 pub fn online_nodes(xml: &str) -> usize {
-    roxmltree::Document::parse(xml)
-        .map(|d| {
-            d.descendants()
-                .filter(|n| n.has_tag_name("node") && n.attribute("online") == Some("true"))
-                .count()
-        })
-        .unwrap_or(0)
+    match pacemaker::parse_crm_mon(xml) {
+        Ok(Ok(state)) => state.nodes.iter().filter(|n| n.online).count(),
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -411,15 +412,21 @@ mod tests {
 
     #[test]
     fn reads_sync_percent() {
-        let p = " 0: cs:SyncSource ro:Primary/Secondary ds:UpToDate/Inconsistent C r-----\n\t[==>.................] sync'ed: 14.3% (439320/511996)K\n";
-        assert_eq!(sync_percent(p), Some(14.3));
-        assert_eq!(sync_percent(" 0: cs:Connected"), None);
+        let p = " 0: cs:SyncSource ro:Primary/Secondary ds:UpToDate/Inconsistent C r-----\n\t[==>.................] sync'ed: 14.3% (439320/511996)K\n 1: cs:Connected ro:Secondary/Secondary ds:UpToDate/UpToDate C r-----\n";
+        assert_eq!(sync_percent(p, 0), Some(14.3));
+        // Another minor's progress is not ours.
+        assert_eq!(sync_percent(p, 1), None);
+        assert_eq!(sync_percent(p, 2), None);
     }
 
     #[test]
     fn counts_online_nodes() {
-        let xml = r#"<pacemaker-result><nodes><node name="a" online="true"/><node name="b" online="false"/></nodes></pacemaker-result>"#;
+        let xml = r#"<pacemaker-result><summary/><nodes><node name="a" online="true"/><node name="b" online="false"/></nodes><status code="0" message="OK"/></pacemaker-result>"#;
         assert_eq!(online_nodes(xml), 1);
         assert_eq!(online_nodes("garbage"), 0);
+        // Pacemaker not running: a well-formed answer, nobody online.
+        let down =
+            r#"<pacemaker-result><status code="102" message="Not connected"/></pacemaker-result>"#;
+        assert_eq!(online_nodes(down), 0);
     }
 }

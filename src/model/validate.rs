@@ -228,11 +228,7 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
     let nodes = build_nodes(raw, fe_net, hb_net, vip, c);
     let membership = build_membership(&raw.membership, c);
     let auth = build_auth(&raw.auth, c);
-    let storage = build_storage(
-        &raw.storage,
-        membership.as_ref().map(|m| m.deadtime),
-        c,
-    );
+    let storage = build_storage(&raw.storage, membership.as_ref().map(|m| m.deadtime), c);
     let services = build_services(&raw.resources.services, c);
     let fencing = build_fencing(&raw.fencing, engine, distro, &raw.node, c);
     let load_balancing = build_load_balancing(raw, mode, c);
@@ -774,7 +770,10 @@ fn drbd_timing(
             if !ok {
                 c.err(
                     "storage.ping-timeout",
-                    format!("{} is not a multiple of 100ms from 100ms to 30s", fmt_duration(d)),
+                    format!(
+                        "{} is not a multiple of 100ms from 100ms to 30s",
+                        fmt_duration(d)
+                    ),
                     "write e.g. \"1s\" or \"500ms\", or leave it out (1s)",
                 );
             }

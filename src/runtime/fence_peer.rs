@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::exec::{Cmd, Runner};
-use crate::runtime::status::drbd::{self, DrbdVolume};
+use crate::runtime::status::drbd::{self, DiskState, DrbdVolume};
 use crate::runtime::status::pacemaker::{self, PcmkState};
 
 /// DRBD fence-peer exit codes (drbd.conf(5), "fence-peer").
@@ -199,9 +199,12 @@ pub fn fence_peer(
 ) -> Result<Verdict, FenceError> {
     let text = std::fs::read_to_string(proc_drbd).unwrap_or_default();
     for (minor, volume) in minor_volumes(&text, &req.minors) {
-        let state = volume.map_or_else(|| "absent".to_string(), |v| v.disk);
-        if state != "UpToDate" {
-            return Err(FenceError::NotUpToDate { minor, state });
+        match volume.map(|v| v.disk) {
+            Some(DiskState::UpToDate) => {}
+            other => {
+                let state = other.map_or_else(|| "absent".to_string(), |d| d.to_string());
+                return Err(FenceError::NotUpToDate { minor, state });
+            }
         }
     }
     let state = cluster_state(runner, cluster_wait, Duration::from_secs(1))?;

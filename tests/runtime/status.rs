@@ -273,7 +273,10 @@ fn drbd_resync_progress_is_reported_from_both_formats() {
         let (r, _) = gather_scene(&scene, &sip_ok);
         assert_eq!(r.health, Health::Degraded);
         assert_eq!(r.drbd[0].sync_percent, Some(pct));
-        assert_eq!(r.drbd[0].peer_disk, "Inconsistent");
+        assert_eq!(
+            r.drbd[0].peer_disk,
+            Some(pbx_cluster::runtime::status::drbd::DiskState::Inconsistent)
+        );
         assert!(
             messages(&r)[0].contains(&format!("is resyncing ({pct:.1}% in sync)")),
             "{:?}",

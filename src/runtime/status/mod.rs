@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::exec::{Cmd, ExecError, Runner};
-use drbd::DrbdVolume;
+use drbd::{DiskState, DrbdVolume, Role};
 
 /// How long any one engine tool may take before it counts as not answering.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -505,17 +505,15 @@ fn add_drbd(runner: &dyn Runner, sources: &Sources, report: &mut Report) {
         } else if !v.connected() {
             report.problem(Health::Degraded, format!("{name} is {}", v.connection));
         } else {
-            if v.disk != "UpToDate" {
+            if v.disk != DiskState::UpToDate {
                 report.problem(Health::Degraded, format!("{name}: local disk {}", v.disk));
             }
-            if v.peer_disk != "UpToDate" {
-                report.problem(
-                    Health::Degraded,
-                    format!("{name}: peer disk {}", v.peer_disk),
-                );
+            if v.peer_disk != Some(DiskState::UpToDate) {
+                let peer = v.peer_disk.as_ref().map_or("", DiskState::as_str);
+                report.problem(Health::Degraded, format!("{name}: peer disk {peer}"));
             }
         }
-        if v.role == "Primary" && v.peer_role == "Primary" {
+        if v.role == Role::Primary && v.peer_role == Some(Role::Primary) {
             report.problem(Health::Degraded, format!("{name} is Primary on both nodes"));
         }
     }
@@ -577,14 +575,10 @@ pub fn render_table(r: &Report) -> String {
             v.resource,
             v.volume,
             v.role,
-            or_dash(&v.peer_role),
+            v.peer_role.as_ref().map_or("-", Role::as_str),
             v.disk,
-            or_dash(&v.peer_disk),
-            if v.replication.is_empty() {
-                &v.connection
-            } else {
-                &v.replication
-            },
+            v.peer_disk.as_ref().map_or("-", DiskState::as_str),
+            v.link(),
         );
         if let Some(p) = v.sync_percent {
             let _ = write!(line, " {p:.1}%");
