@@ -60,7 +60,7 @@ pub struct Args {
     pub profile: PathBuf,
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: Accel,
-    /// Run only these scenarios (numbers 1-8 from the issue), comma separated.
+    /// Run only these scenarios (numbers 1-10, see SCENARIOS), comma separated.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<u8>,
 }
@@ -79,7 +79,7 @@ impl Args {
         if self.quick { 1 } else { self.trials }
     }
 
-    /// Whether scenario `n` (1-8) runs.
+    /// Whether scenario `n` (1-10) runs.
     pub fn wants(&self, n: u8) -> bool {
         if self.quick {
             return n <= 2;
@@ -117,7 +117,7 @@ mod tests {
         let a = parse(&["--trials", "7", "--report", "/tmp/r"]);
         assert_eq!(a.engines(), vec![Engine::Pacemaker, Engine::Heartbeat]);
         assert_eq!(a.kill_trials(), 7);
-        assert!((1..=8).all(|n| a.wants(n)));
+        assert!((1..=10).all(|n| a.wants(n)));
         assert_eq!(a.report, PathBuf::from("/tmp/r"));
     }
 

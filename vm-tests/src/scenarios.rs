@@ -107,6 +107,8 @@ pub const SCENARIOS: &[(u8, &str)] = &[
     (6, "planned switchover and failback"),
     (7, "both links cut"),
     (8, "baseline: seed timing (keepalive 1 s, deadtime 10 s)"),
+    (9, "frozen active node"),
+    (10, "frozen standby node"),
 ];
 
 fn name_of(id: u8) -> &'static str {
@@ -435,6 +437,12 @@ fn run_engine(
     }
     if engine == Engine::Heartbeat && args.wants(8) {
         report.scenarios.push(baseline(report));
+    }
+    if args.wants(9) {
+        report.scenarios.push(frozen_node(&mut pair, 9, true)?);
+    }
+    if args.wants(10) {
+        report.scenarios.push(frozen_node(&mut pair, 10, false)?);
     }
     // Last: it may leave the pair split.
     if args.wants(7) {
@@ -1202,6 +1210,160 @@ fn both_links_cut(pair: &mut Pair) -> Result<Scenario, Error> {
         pair.vip_holders() == vec![active] && pair.sip_ok(),
         format!("SIP probes failed during the cut: {sip_lost}"),
     );
+    s.finish();
+    Ok(s)
+}
+
+/// Longer than either engine's deadtime in the lab (Pacemaker 3 s, Heartbeat 10 s)
+/// with room for the fence: the peer must act, not wait it out.
+const FREEZE: Duration = Duration::from_secs(30);
+
+/// Scenarios 9 and 10: a node stops without dying (SIGSTOP of its QEMU for longer
+/// than the deadtime, then SIGCONT), the case that shorter timing turns into a
+/// false failover. Exactly one node may be Primary: the survivor promotes only
+/// after the frozen node was fenced, and a frozen node that comes back unfenced
+/// steps down; no split brain; the virtual IP answers SIP at the end.
+fn frozen_node(pair: &mut Pair, id: u8, freeze_active: bool) -> Result<Scenario, Error> {
+    let mut s = Scenario::new(id, name_of(id), pair.engine.name());
+    from_snapshot(pair, &mut s, HEALTHY)?;
+    let active = pair.wait_healthy(
+        Duration::from_secs(300),
+        "healthy cluster before freezing a node",
+    )?;
+    if pair.engine == Engine::Heartbeat {
+        wait_out_initdead(pair, active)?;
+    }
+    let victim = if freeze_active { active } else { 1 - active };
+    let survivor = 1 - victim;
+    let since = now_epoch();
+    let t = Instant::now();
+    pair.vms[victim].freeze(true);
+    s.notes.push(format!(
+        "SIGSTOP of {}'s QEMU ({}) for {} s, then SIGCONT unless its peer fenced it",
+        pair.name(victim),
+        if freeze_active {
+            "the active node"
+        } else {
+            "the standby"
+        },
+        FREEZE.as_secs()
+    ));
+    // The survivor's DRBD role every second: when it became Primary.
+    let mut promoted_at = None;
+    let mut sip_lost = 0u32;
+    while t.elapsed() < FREEZE {
+        if promoted_at.is_none() && pair.drbd(survivor).contains("ro:Primary") {
+            promoted_at = Some(t.elapsed());
+        }
+        if !pair.sip_ok() {
+            sip_lost += 1;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let fenced_at = pair
+        .power
+        .events_since(t)
+        .iter()
+        .find(|e| e.reply.starts_with("OK") && e.request.contains(pair.name(victim)))
+        .map(|e| e.at.duration_since(t));
+    let victim_running = pair.vms[victim].running();
+    if victim_running {
+        pair.vms[victim].freeze(false);
+    }
+    // After the thaw (or the fence): the virtual IP answers, one Primary among the
+    // nodes that run.
+    let answered = pair.wait(
+        Duration::from_secs(240),
+        "the virtual IP answering SIP after the freeze",
+        || Ok(pair.sip_ok()),
+    );
+    let running: Vec<usize> = (0..2)
+        .filter(|&i| i == survivor || pair.vms[i].running())
+        .collect();
+    let roles: Vec<(usize, String)> = running.iter().map(|&i| (i, pair.drbd(i))).collect();
+    let primaries = roles
+        .iter()
+        .filter(|(_, r)| r.contains("ro:Primary"))
+        .count();
+    let victim_stepped_down = roles
+        .iter()
+        .any(|(i, r)| *i == victim && r.contains("ro:Secondary"));
+    let fenced = fenced_since(pair, t);
+    s.check(
+        &format!(
+            "{} fenced (powered off) by its peer, or stepped down after the thaw",
+            pair.name(victim)
+        ),
+        (!victim_running && fenced_at.is_some()) || (victim_running && victim_stepped_down),
+        format!(
+            "{}; {}",
+            if fenced.is_empty() {
+                "no fence request reached the switch".to_string()
+            } else {
+                fenced.join("; ")
+            },
+            if victim_running {
+                "it ran on after SIGCONT"
+            } else {
+                "its QEMU is gone"
+            }
+        ),
+    );
+    if freeze_active {
+        // The survivor may promote only once the frozen Primary is off.
+        let order_ok = match (promoted_at, fenced_at) {
+            (Some(p), Some(f)) => p + Duration::from_secs(1) >= f,
+            _ => false,
+        };
+        s.check(
+            &format!(
+                "{} took over, promoted only after the frozen node was fenced",
+                pair.name(survivor)
+            ),
+            order_ok,
+            format!(
+                "fenced at {}, survivor Primary at {} (sampled every second); SIP probes failed during the freeze: {sip_lost}",
+                fenced_at.map_or("never".into(), |f| format!("+{:.1} s", f.as_secs_f64())),
+                promoted_at.map_or("never".into(), |p| format!("+{:.1} s", p.as_secs_f64()))
+            ),
+        );
+    } else {
+        s.check(
+            &format!("{} kept the group", pair.name(survivor)),
+            pair.vip_holders() == vec![survivor],
+            format!("SIP probes failed during the freeze: {sip_lost}"),
+        );
+    }
+    s.check(
+        "the virtual IP answers SIP after the freeze",
+        answered.is_ok(),
+        answered.map_or("no answer within 240 s".into(), |d| {
+            format!("{:.1} s after the freeze ended", d.as_secs_f64())
+        }),
+    );
+    let shown: Vec<String> = roles
+        .iter()
+        .map(|(i, r)| format!("{}: {r}", pair.name(*i)))
+        .collect();
+    s.check("exactly one primary", primaries == 1, shown.join("; "));
+    let sb = pair
+        .sh(
+            survivor,
+            &format!(
+                "journalctl -k -q --since=@{since:.0} | grep -c 'Split-Brain detected' || true"
+            ),
+        )
+        .stdout_str();
+    s.check(
+        "no DRBD split brain",
+        sb.trim() == "0",
+        format!(
+            "\"Split-Brain detected\" in {}'s kernel log: {}",
+            pair.name(survivor),
+            sb.trim()
+        ),
+    );
+    pair.save_journal(survivor, &format!("frozen-{id}"));
     s.finish();
     Ok(s)
 }

@@ -173,6 +173,18 @@ impl Vm {
         }
     }
 
+    /// SIGSTOP (`true`) or SIGCONT of QEMU's process group: a node that stops
+    /// answering without dying (a hung host, a long pause), then goes on.
+    pub fn freeze(&self, frozen: bool) {
+        if let Some(pgid) = self.pgid().filter(|p| *p > 1) {
+            let sig = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
+            // SAFETY: plain syscall; a group that is gone at worst gets ESRCH.
+            unsafe {
+                libc::kill(-pgid, sig);
+            }
+        }
+    }
+
     /// QEMU's process group while it runs (the lab's power switch kills it).
     pub fn pgid(&self) -> Option<i32> {
         self.proc.as_ref().map(|g| g.pgid)
