@@ -1023,7 +1023,10 @@ fn a_changed_deadtime_reloads_corosync_or_heartbeat() {
         |s| s.replace("deadtime = \"10s\"", "deadtime = \"12s\""),
         &["heartbeat"],
     );
-    assert_eq!(reloads(&p), ["drbdadm adjust r0", "systemctl reload heartbeat"]);
+    assert_eq!(
+        reloads(&p),
+        ["drbdadm adjust r0", "systemctl reload heartbeat"]
+    );
 }
 
 #[test]
