@@ -37,6 +37,8 @@ pub struct Scenario {
     pub id: u8,
     pub name: String,
     pub engine: String,
+    /// The cluster mode the lab ran (cluster.mode of the lab profile).
+    pub mode: String,
     pub status: Status,
     pub passed: bool,
     pub trials: Vec<Trial>,
@@ -55,6 +57,7 @@ impl Scenario {
             id,
             name: name.into(),
             engine: engine.into(),
+            mode: String::new(),
             status: Status::NotRun,
             passed: false,
             trials: Vec::new(),
@@ -171,13 +174,14 @@ pub fn markdown(r: &Report) -> String {
     for f in &r.formation {
         md.push_str(&format!("- cluster formation: {f}\n"));
     }
-    md.push_str("\n## Scenarios\n\n| # | scenario | engine | result | checks | notes |\n|---|---|---|---|---|---|\n");
+    md.push_str("\n## Scenarios\n\n| # | scenario | mode | engine | result | checks | notes |\n|---|---|---|---|---|---|---|\n");
     for s in &r.scenarios {
         let ok = s.checks.iter().filter(|c| c.ok).count();
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {}/{} | {} |\n",
+            "| {} | {} | {} | {} | {} | {}/{} | {} |\n",
             s.id,
             s.name,
+            s.mode,
             s.engine,
             status_word(s.status),
             ok,
@@ -330,12 +334,16 @@ mod tests {
         split.check("one primary", false, "two primaries without fencing");
         split.finish();
         let skipped = Scenario::new(5, "one link cut", "pacemaker").not_run("budget");
+        let mut scenarios = vec![kill, base, split, skipped];
+        for s in &mut scenarios {
+            s.mode = "active-passive".into();
+        }
         Report {
             command: "vm-tests/run".into(),
             accel: "tcg".into(),
             formation: vec!["heartbeat: first-boot pbx-cluster init".into()],
             duration_s: 100.0,
-            scenarios: vec![kill, base, split, skipped],
+            scenarios,
         }
     }
 
@@ -368,8 +376,12 @@ mod tests {
         assert!(!r.scenarios[2].passed && r.scenarios[2].status == Status::Reported);
         assert!(!r.scenarios[3].passed);
         let md = markdown(&r);
-        assert!(md.contains("| 7 | both links cut | heartbeat | REPORTED (not a pass) |"));
-        assert!(md.contains("| 5 | one link cut | pacemaker | NOT RUN | 0/0 | budget |"));
+        assert!(md.contains(
+            "| 7 | both links cut | active-passive | heartbeat | REPORTED (not a pass) |"
+        ));
+        assert!(md.contains(
+            "| 5 | one link cut | active-passive | pacemaker | NOT RUN | 0/0 | budget |"
+        ));
     }
 
     #[test]

@@ -48,6 +48,13 @@ pub fn run_all(args: &Args) -> Result<Report, Error> {
         duration_s: 0.0,
         scenarios: Vec::new(),
     };
+    // The mode every scenario ran in, from the lab profile itself.
+    let mode = pbx_cluster::profile::load(&args.profile)
+        .map_err(|e| Error::Lab(format!("{}: {e}", args.profile.display())))?
+        .model
+        .mode_home()
+        .name()
+        .to_string();
     let mut accel = None;
     for engine in args.engines() {
         let images = ensure_images(args, &work, engine, &key)?;
@@ -86,6 +93,9 @@ pub fn run_all(args: &Args) -> Result<Report, Error> {
                         .not_run("not reached: an earlier step of this engine's run failed"),
                 );
             }
+        }
+        for s in report.scenarios.iter_mut().filter(|s| s.mode.is_empty()) {
+            s.mode = mode.clone();
         }
         report.duration_s = started.elapsed().as_secs_f64();
         crate::report::write(&args.report, &report)
