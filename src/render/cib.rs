@@ -222,9 +222,17 @@ impl Cib {
         // The Primary's monitor lifts a fence-peer constraint left behind once both
         // disks are UpToDate: DRBD ignores a fence-peer handler that returns after
         // the link came back, but its constraint would stay and block every failover.
+        //
+        // adjust_master_score: the agent ranks a Secondary whose peer is unknown
+        // (1000) below one whose peer is known (10000). In a pair that ranks
+        // nothing, but the drop when the peer dies and the rise after the promotion
+        // each made Pacemaker abandon its transition and plan again, twice per
+        // failover. Both nodes keep 10000 while their data is UpToDate; Consistent
+        // data still gets 0 (never promoted on a guess).
         let params = [
             ("drbd_resource", resource),
             ("unfence_if_all_uptodate", "true"),
+            ("adjust_master_score", "0 10 10000 10000"),
         ];
         let prim = Primitive::ocf(&id, "linbit", "drbd", &params).ops(vec![
             Op::new("monitor", "29s", Some(MONITOR_TIMEOUT)).role("Promoted"),
