@@ -897,3 +897,22 @@ fn drbd_noticing_a_dead_peer_after_the_membership_is_a_warning() {
     let (ok, out) = lines(&base());
     assert!(ok && !out.contains("ping-interval"), "{out}");
 }
+
+#[test]
+fn a_real_server_check_slower_than_the_deadtime_is_a_warning() {
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/loadbalanced.toml"
+    ))
+    .unwrap()
+    .replace(
+        SECRET_LINE,
+        "secret = \"a-test-secret-that-is-long-enough\"",
+    );
+    let (ok, out) = lines(&src);
+    assert!(ok && !out.contains("check-interval"), "{out}");
+    expect_warning(
+        src.replace("check-interval = \"5s\"", "check-interval = \"9s\""),
+        "load-balancing.check-interval: a dead real server leaves the pool only after up to 12s (check-interval 9s + check-timeout 3s), longer than membership.deadtime 10s",
+    );
+}

@@ -231,7 +231,8 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
     let storage = build_storage(&raw.storage, membership.as_ref().map(|m| m.deadtime), c);
     let services = build_services(&raw.resources.services, c);
     let fencing = build_fencing(&raw.fencing, engine, distro, &raw.node, c);
-    let load_balancing = build_load_balancing(raw, mode, c);
+    let load_balancing =
+        build_load_balancing(raw, mode, membership.as_ref().map(|m| m.deadtime), c);
     let pbx = build_pbx(&raw.pbx, c);
 
     if let (Some(Mode::LoadBalanced), Some(s)) = (mode, &storage) {
@@ -1064,6 +1065,7 @@ fn is_package_name(p: &str) -> bool {
 fn build_load_balancing(
     raw: &RawProfile,
     mode: Option<Mode>,
+    deadtime: Option<Duration>,
     c: &mut Checker,
 ) -> Option<Option<LoadBalancing>> {
     let lb = match (&raw.load_balancing, mode) {
@@ -1159,6 +1161,25 @@ fn build_load_balancing(
                 port,
                 check,
             });
+        }
+    }
+    // A real server that stops answering leaves the pool only after a failed
+    // check: one interval plus the check's own timeout. Slower than the deadtime,
+    // phones keep landing on a dead Asterisk after the cluster would have moved
+    // the whole group for the same fault.
+    if let (Some(i), Some(t), Some(d)) = (interval, timeout, deadtime) {
+        if i + t > d {
+            c.warn(
+                "load-balancing.check-interval",
+                format!(
+                    "a dead real server leaves the pool only after up to {} (check-interval {} + check-timeout {}), longer than membership.deadtime {}",
+                    fmt_duration(i + t),
+                    fmt_duration(i),
+                    fmt_duration(t),
+                    fmt_duration(d)
+                ),
+                "shorten check-interval and check-timeout so that together they fit in the deadtime",
+            );
         }
     }
     if lb.service.is_empty() {
