@@ -4,13 +4,13 @@
 //! 0 ok, 1 error, 2 usage error or invalid profile, 3 plan found changes,
 //! 4 verification failed / cluster not healthy.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use crate::exec::ExecError;
 use crate::package::PackageError;
 use crate::profile::Diagnostics;
 
-pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
 pub const EXIT_CHANGES: u8 = 3;
@@ -37,6 +37,13 @@ pub enum Error {
     Drbdlinks(#[from] crate::runtime::drbdlinks::DrbdlinksError),
     #[error(transparent)]
     Package(#[from] PackageError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    /// A template did not render: a bug in pbx-cluster, not in the profile.
+    #[error("template {template} failed to render: {message}")]
+    Template { template: String, message: String },
+    #[error(transparent)]
+    Fence(#[from] crate::runtime::fence_peer::FenceError),
     /// A step failed; `note` says what was already changed and how to resume.
     #[error("{step}: {source}")]
     Step {
@@ -56,8 +63,13 @@ pub enum Error {
         after_s: u64,
         seen: String,
     },
-    #[error("{message}")]
-    Other { message: String, note: String },
+    /// A mount point that stayed busy: a local problem (exit 1), not the cluster's.
+    #[error("{mount_point} stayed busy for {after_s} s: umount said {seen}")]
+    Busy {
+        mount_point: String,
+        after_s: u64,
+        seen: String,
+    },
 }
 
 impl Error {
@@ -65,6 +77,7 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::Usage { .. } => EXIT_INVALID,
             Error::Package(PackageError::BadSuite(_)) => EXIT_INVALID,
+            Error::Image(e) if e.is_usage() => EXIT_INVALID,
             Error::Unhealthy(_) | Error::Timeout { .. } => EXIT_UNHEALTHY,
             Error::Drbdlinks(e) if e.is_invalid_config() => EXIT_INVALID,
             Error::Step { source, .. } => match source.exit_code() {
@@ -90,28 +103,31 @@ impl Error {
         }
     }
 
-    pub fn other(message: impl Into<String>, note: impl Into<String>) -> Self {
-        Error::Other {
-            message: message.into(),
-            note: note.into(),
-        }
-    }
-
-    fn note(&self) -> Option<&str> {
+    fn note(&self) -> Option<Cow<'_, str>> {
         use crate::runtime::drbdlinks::DrbdlinksError as D;
-        match self {
-            Error::Drbdlinks(D::Conflict { .. }) => Some(
+        let text: &str = match self {
+            Error::Drbdlinks(D::Conflict { .. }) => {
                 "something recreated the path after it was linked (a package upgrade?); \
-                 merge it into the shared copy or the backup by hand, remove one, and retry",
-            ),
-            Error::Drbdlinks(D::NotMounted { .. }) => {
-                Some("start the filesystem resource first (the CIB orders it before drbdlinks)")
+                 merge it into the shared copy or the backup by hand, remove one, and retry"
             }
-            Error::Usage { fix, .. } if !fix.is_empty() => Some(fix),
-            Error::Step { note, .. } if !note.is_empty() => Some(note),
-            Error::Other { note, .. } if !note.is_empty() => Some(note),
-            _ => None,
-        }
+            Error::Drbdlinks(D::NotMounted { .. }) => {
+                "start the filesystem resource first (the CIB orders it before drbdlinks)"
+            }
+            Error::Image(e) => return Some(Cow::Owned(e.fix())),
+            Error::Template { .. } => {
+                "this is a bug in pbx-cluster's templates; please report it with the profile (secrets removed)"
+            }
+            Error::Fence(_) => "DRBD keeps I/O frozen until a handler run succeeds",
+            Error::Usage { fix, .. } => fix,
+            Error::Step { note, .. } => note,
+            Error::Busy { mount_point, .. } => {
+                return Some(Cow::Owned(format!(
+                    "find what holds it with `fuser -vm {mount_point}`, stop it, and run the command again"
+                )));
+            }
+            _ => return None,
+        };
+        (!text.is_empty()).then_some(Cow::Borrowed(text))
     }
 }
 
@@ -154,4 +170,49 @@ pub fn format(err: &Error) -> String {
 
 pub fn print(err: &Error) {
     eprint!("{}", format(err));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::{ImageError, spec::SpecError};
+
+    #[test]
+    fn typed_errors_keep_their_exit_code_and_fix() {
+        let e: Error = ImageError::from(SpecError::NoInstallSource).into();
+        assert_eq!(e.exit_code(), EXIT_INVALID);
+        assert!(
+            format(&e).contains("note: --repo takes a folder"),
+            "{}",
+            format(&e)
+        );
+
+        let e: Error = ImageError::NoKernel {
+            boot: "/r/boot".into(),
+        }
+        .into();
+        assert_eq!(e.exit_code(), EXIT_ERROR);
+        assert_eq!(
+            format(&e),
+            "error: no kernel in /r/boot\nnote: the kernel package did not install; see mmdebstrap's output above\n"
+        );
+
+        let e = Error::Busy {
+            mount_point: "/mnt/share".into(),
+            after_s: 30,
+            seen: "target is busy".into(),
+        };
+        assert_eq!(
+            e.exit_code(),
+            EXIT_ERROR,
+            "a busy mount is not an unhealthy cluster"
+        );
+        assert!(format(&e).contains("note: find what holds it with `fuser -vm /mnt/share`"));
+
+        let e = Error::Template {
+            template: "x.j2".into(),
+            message: "undefined value".into(),
+        };
+        assert!(format(&e).contains("this is a bug in pbx-cluster's templates"));
+    }
 }

@@ -273,14 +273,10 @@ impl Init<'_> {
         )
         // A mount that stays busy is a local error (exit 1), not an unhealthy cluster.
         .map_err(|e| match e {
-            Error::Timeout { seen, .. } => Error::Other {
-                message: format!(
-                    "{mp} stayed busy for {} s: umount said {seen}",
-                    self.opts.umount_timeout.as_secs()
-                ),
-                note: format!(
-                    "find what holds it with `fuser -vm {mp}`, stop it, and run the command again"
-                ),
+            Error::Timeout { after_s, seen, .. } => Error::Busy {
+                mount_point: mp.to_string(),
+                after_s,
+                seen,
             },
             e => e,
         })

@@ -19,10 +19,7 @@ fn log(line: &str) {
 
 fn fail(e: fence_peer::FenceError) -> Error {
     log(&format!("error: {e}"));
-    Error::other(
-        e.to_string(),
-        "DRBD keeps I/O frozen until a handler run succeeds",
-    )
+    e.into()
 }
 
 pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {

@@ -19,11 +19,9 @@ pub fn run(args: &Haresources2cibArgs) -> Result<ExitCode> {
     let xml = templates::environment()
         .get_template("pacemaker/cib.xml.j2")
         .and_then(|t| t.render(minijinja::context! { cib => minijinja::value::Serde(&cib) }))
-        .map_err(|e| {
-            Error::other(
-                format!("the CIB template failed: {e:#}"),
-                "this is a bug in pbx-cluster",
-            )
+        .map_err(|e| Error::Template {
+            template: "pacemaker/cib.xml.j2".into(),
+            message: format!("{e:#}"),
         })?;
     match &args.out {
         Some(path) => crate::fsutil::write_atomic(path, xml.as_bytes(), 0o644)

@@ -45,6 +45,78 @@ pub enum Outcome {
     UpToDate(Box<Manifest>),
 }
 
+/// What can go wrong while building an image, each with its fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{}: {message}", .path.display())]
+    ProfileSyntax { path: PathBuf, message: String },
+    #[error("{} is not an apt repository: {source}", .path.display())]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} holds {count} suites", .dists.display())]
+    Suites { dists: PathBuf, count: usize },
+    #[error("no kernel in {}", .boot.display())]
+    NoKernel { boot: PathBuf },
+    #[error("kernel {version} has no initrd at {}", .path.display())]
+    NoInitrd { version: String, path: PathBuf },
+    #[error("kernel {version} lacks {}", .missing.join(", "))]
+    KernelLacksModules {
+        version: String,
+        missing: Vec<String>,
+    },
+    #[error("the root has no /usr/{}", .missing.join(", /usr/"))]
+    NoBootTools { missing: Vec<&'static str> },
+    #[error(transparent)]
+    Download(#[from] download::DownloadError),
+    #[error(transparent)]
+    Base(#[from] base::BaseError),
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
+}
+
+impl ImageError {
+    pub fn fix(&self) -> String {
+        use download::DownloadError as D;
+        match self {
+            ImageError::ProfileSyntax { .. } => "run `pbx-cluster validate` first".into(),
+            ImageError::NotARepository { .. } => {
+                "give the folder made by `pbx-cluster repo build` (a Packages file or dists/)".into()
+            }
+            ImageError::Suites { .. } => {
+                "the image build takes a repository with exactly one suite".into()
+            }
+            ImageError::NoKernel { .. } => {
+                "the kernel package did not install; see mmdebstrap's output above".into()
+            }
+            ImageError::NoInitrd { .. } => "install initramfs-tools or dracut with the kernel".into(),
+            ImageError::KernelLacksModules { .. } => "add a kernel flavour that carries them with --package (e.g. linux-image-extra-virtual on Ubuntu)".into(),
+            ImageError::NoBootTools { .. } => {
+                "add the package that ships it with --package (e.g. mount, systemd-sysv)".into()
+            }
+            ImageError::Download(D::Mismatch { .. }) => {
+                "a corrupt download is never used: build again, or check that --base-sums belongs to --base-image".into()
+            }
+            ImageError::Download(D::Io { .. }) => "check the cache folder's space and permissions".into(),
+            ImageError::Download(_) => {
+                "check --base-image and --base-sums (Debian publishes SHA512SUMS, Ubuntu SHA256SUMS)".into()
+            }
+            ImageError::Base(e) => e.fix(),
+            ImageError::Spec(e) => e.fix(),
+        }
+    }
+
+    /// A request the user can correct (exit 2), not a failed build.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ImageError::Spec(_) | ImageError::Base(base::BaseError::WrongDistro { .. })
+        )
+    }
+}
+
 pub fn manifest_path(out: &Path, node: &str) -> PathBuf {
     out.join(format!("{node}.json"))
 }
@@ -65,12 +137,11 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error +
 /// The profile and, when it names one, its secret file, as the node will read them.
 fn profile_files(profile_path: &Path) -> Result<ProfileFiles> {
     let text = std::fs::read(profile_path).map_err(io("cannot read the profile", profile_path))?;
-    let raw: crate::profile::raw::RawProfile = toml::from_slice(&text).map_err(|e| {
-        Error::other(
-            format!("{}: {e}", profile_path.display()),
-            "run `pbx-cluster validate` first",
-        )
-    })?;
+    let raw: crate::profile::raw::RawProfile =
+        toml::from_slice(&text).map_err(|e| ImageError::ProfileSyntax {
+            path: profile_path.to_path_buf(),
+            message: e.to_string(),
+        })?;
     let secret = match &raw.auth.secret_file {
         None => None,
         Some(rel) => {
@@ -110,20 +181,19 @@ pub fn repo_layout(repo: &Path) -> Result<Option<(String, Vec<String>)>> {
     }
     let dists = repo.join("dists");
     let suites: Vec<_> = std::fs::read_dir(&dists)
-        .map_err(|e| {
-            Error::other(
-                format!("{} is not an apt repository: {e}", repo.display()),
-                "give the folder made by `pbx-cluster repo build` (a Packages file or dists/)",
-            )
+        .map_err(|source| ImageError::NotARepository {
+            path: repo.to_path_buf(),
+            source,
         })?
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
         .collect();
     let [suite] = suites.as_slice() else {
-        return Err(Error::other(
-            format!("{} holds {} suites", dists.display(), suites.len()),
-            "the image build takes a repository with exactly one suite",
-        ));
+        return Err(ImageError::Suites {
+            dists,
+            count: suites.len(),
+        }
+        .into());
     };
     let release = std::fs::read_to_string(suite.path().join("Release")).unwrap_or_default();
     let comps = release
@@ -248,17 +318,15 @@ fn find_kernel(root: &Path) -> Result<(PathBuf, PathBuf, String)> {
         .collect();
     versions.sort();
     let Some(v) = versions.pop() else {
-        return Err(Error::other(
-            format!("no kernel in {}", boot.display()),
-            "the kernel package did not install; see mmdebstrap's output above",
-        ));
+        return Err(ImageError::NoKernel { boot }.into());
     };
     let initrd = boot.join(format!("initrd.img-{v}"));
     if !initrd.exists() {
-        return Err(Error::other(
-            format!("kernel {v} has no initrd at {}", initrd.display()),
-            "install initramfs-tools or dracut with the kernel",
-        ));
+        return Err(ImageError::NoInitrd {
+            version: v,
+            path: initrd,
+        }
+        .into());
     }
     Ok((boot.join(format!("vmlinuz-{v}")), initrd, v))
 }
@@ -279,10 +347,11 @@ pub fn check_modules(root: &Path, version: &str) -> Result<()> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Error::other(
-            format!("kernel {version} lacks {}", missing.join(", ")),
-            "add a kernel flavour that carries them with --package (e.g. linux-image-extra-virtual on Ubuntu)",
-        ))
+        Err(ImageError::KernelLacksModules {
+            version: version.to_string(),
+            missing,
+        }
+        .into())
     }
 }
 
@@ -296,10 +365,7 @@ pub fn check_boot_tools(root: &Path) -> Result<()> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Error::other(
-            format!("the root has no /usr/{}", missing.join(", /usr/")),
-            "add the package that ships it with --package (e.g. mount, systemd-sysv)",
-        ))
+        Err(ImageError::NoBootTools { missing }.into())
     }
 }
 
@@ -348,12 +414,7 @@ fn base_root(
 ) -> Result<()> {
     let fail = |step: &'static str| move |e: Error| step_err(step, note, e);
     let image = download::fetch_verified(&b.url, listed, &cache.join("base-images"), progress)
-        .map_err(|e| {
-            fail("base image (download)")(Error::other(
-                e.to_string(),
-                "a corrupt or unlisted download is never used",
-            ))
-        })?;
+        .map_err(|e| fail("base image (download)")(ImageError::from(e).into()))?;
     let s = progress.step(&format!(
         "[1/3] root filesystem: {} from {} ({} packages requested)",
         spec.distro.name(),
@@ -367,8 +428,8 @@ fn base_root(
     let table = runner
         .run_ok(&base::partitions(&w.base_raw))
         .map_err(|e| fail(step)(e.into()))?;
-    let layout = base::layout(&table.stdout_str())
-        .map_err(|e| fail(step)(Error::other(e.to_string(), e.fix())))?;
+    let layout =
+        base::layout(&table.stdout_str()).map_err(|e| fail(step)(ImageError::from(e).into()))?;
     for dir in [&w.root, &w.mnt] {
         std::fs::create_dir_all(dir).map_err(|e| fail(step)(Error::io("cannot create", dir, e)))?;
     }
@@ -378,10 +439,10 @@ fn base_root(
     // The raw copy is as large as the image's disk; the root is all we need now.
     let _ = std::fs::remove_file(&w.base_raw);
     let distro_step = "base image (distro)";
-    let (id, version) = base::os_release(&w.root)
-        .map_err(|e| fail(distro_step)(Error::other(e.to_string(), e.fix())))?;
+    let (id, version) =
+        base::os_release(&w.root).map_err(|e| fail(distro_step)(ImageError::from(e).into()))?;
     base::check_distro(spec.distro, &id, version.as_deref())
-        .map_err(|e| fail(distro_step)(Error::usage(e.to_string(), e.fix())))?;
+        .map_err(|e| fail(distro_step)(ImageError::from(e).into()))?;
     runner
         .run_ok(&base::customize(spec, w, repo_line))
         .map_err(|e| fail("root filesystem (install into the base image)")(e.into()))?;
@@ -392,8 +453,7 @@ fn base_root(
 /// Builds the image, or finds it up to date.
 pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Result<Outcome> {
     let started = Instant::now();
-    let spec = ImageSpec::resolve(req.model, &req.options)
-        .map_err(|e| Error::usage(e.to_string(), e.fix()))?;
+    let spec = ImageSpec::resolve(req.model, &req.options).map_err(ImageError::from)?;
     let node = spec.node.name.clone();
     let profile = profile_files(req.profile_path)?;
     let mut files = files::render(&spec, &profile);
@@ -433,10 +493,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
                 step_err(
                     "base image (checksum list)",
                     "nothing was built",
-                    Error::other(
-                        e.to_string(),
-                        "check --base-image and --base-sums (Debian publishes SHA512SUMS, Ubuntu SHA256SUMS)",
-                    ),
+                    ImageError::from(e).into(),
                 )
             })?,
         )),

@@ -107,11 +107,6 @@ impl Plan {
         self.steps.is_empty()
     }
 
-    /// Steps that run commands (what `--skip-commands` leaves out).
-    pub fn command_steps(&self) -> usize {
-        self.steps.len() - self.file_changes()
-    }
-
     pub fn file_changes(&self) -> usize {
         self.steps
             .iter()

@@ -76,7 +76,10 @@ impl Builder<'_> {
             .env
             .get_template(template)
             .and_then(|t| t.render(minijinja::value::Serde(self.ctx)))
-            .map_err(|e| Error::other(format!("template {template} failed to render: {e:#}"), "this is a bug in pbx-cluster's templates; please report it with the profile (secrets removed)"))?;
+            .map_err(|e| Error::Template {
+                template: template.to_string(),
+                message: format!("{e:#}"),
+            })?;
         self.add(path, text.into_bytes(), mode, group, secret);
         Ok(())
     }
