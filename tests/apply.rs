@@ -12,6 +12,7 @@ use pbx_cluster::apply::{Applier, init};
 use pbx_cluster::exec::{Cmd, Output, RecordingRunner, Runner};
 use pbx_cluster::model::Model;
 use pbx_cluster::output::Reporter;
+use pbx_cluster::runtime::status::SipCheck;
 use pbx_cluster::{plan, profile, render};
 
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ struct Sim {
     peer_connects: bool,
     dstate: String,
     cib_loaded: bool,
+    /// The virtual IP answers SIP (the simulated Asterisk runs).
+    sip_answers: bool,
     /// dpkg-statoverride's table: path -> its `--list` line.
     statoverrides: std::collections::BTreeMap<String, String>,
 }
@@ -53,6 +56,7 @@ impl Default for Sim {
             peer_connects: true,
             dstate: "Inconsistent/Inconsistent".into(),
             cib_loaded: false,
+            sip_answers: true,
             statoverrides: Default::default(),
         }
     }
@@ -224,7 +228,18 @@ fn init_on(m: &Model, node: &str, sim: &Arc<Mutex<Sim>>, root: &std::path::Path)
         healthy_timeout: Duration::from_millis(30),
         umount_timeout: Duration::from_millis(30),
         poll: Duration::from_millis(1),
-        self_exe: "pbx-cluster".into(),
+        // The profile's virtual IP is no address here: the probe is the
+        // simulation's, and it answers while the simulated Asterisk does.
+        sip_probe: {
+            let sim = sim.clone();
+            Arc::new(move |ip: &str| SipCheck {
+                target: format!("{ip}:5060"),
+                ok: sim.lock().unwrap().sip_answers,
+                status_line: None,
+                rtt_ms: None,
+                error: None,
+            })
+        },
     };
     let mut report = None;
     let result = do_plan(m, node, &runner, root, false).and_then(|p| {
@@ -514,6 +529,25 @@ fn init_stops_with_a_named_wait_when_the_peer_never_connects() {
     assert!(
         !run.lines.iter().any(|l| l.contains("primary")),
         "no force without the peer"
+    );
+}
+
+#[test]
+fn init_is_not_done_while_the_virtual_ip_is_silent() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        sip_answers: false,
+        ..Sim::default()
+    }));
+    let run = init_on(&model("seed-heartbeat"), "cl01", &sim, root.path());
+    let err = run.result.unwrap_err();
+    assert_eq!(err.exit_code(), 4, "the cluster is not healthy");
+    let msg = pbx_cluster::error::format(&err);
+    assert!(
+        msg.contains("the virtual IP answering SIP")
+            && msg.contains("dstate UpToDate/UpToDate")
+            && msg.contains("SIP on 192.168.178.5:5060 silent"),
+        "{msg}"
     );
 }
 

@@ -19,12 +19,14 @@ use crate::error::{Error, Result};
 use crate::exec::{Cmd, Runner};
 use crate::model::{Filesystem, Model};
 use crate::plan::{Phase, Plan};
+use crate::runtime::sip_probe::Transport;
 use crate::runtime::status::{drbd, pacemaker};
+use crate::runtime::verify::{self, SipProbe, SipSettings};
 use crate::runtime::wait::wait_until;
 
 pub const INITIALIZED_MARKER: &str = "/var/lib/pbx-cluster/initialized";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     pub peer_timeout: Duration,
     pub sync_timeout: Duration,
@@ -32,21 +34,38 @@ pub struct Options {
     /// How long a busy mount point is retried before init gives up.
     pub umount_timeout: Duration,
     pub poll: Duration,
-    /// The pbx-cluster binary, for the SIP probe of the virtual IP.
-    pub self_exe: String,
+    /// Asks the virtual IP (the real SIP probe; tests give a fake).
+    pub sip_probe: SipProbe,
 }
 
-impl Default for Options {
-    fn default() -> Self {
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("peer_timeout", &self.peer_timeout)
+            .field("sync_timeout", &self.sync_timeout)
+            .field("healthy_timeout", &self.healthy_timeout)
+            .field("umount_timeout", &self.umount_timeout)
+            .field("poll", &self.poll)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Options {
+    /// The real probe for `model`'s SIP port: 2 s, and any answer counts, since
+    /// a live Asterisk may turn an unidentified OPTIONS away.
+    pub fn for_model(model: &Model) -> Options {
         Options {
             peer_timeout: Duration::from_secs(900),
             sync_timeout: Duration::from_secs(6 * 3600),
             healthy_timeout: Duration::from_secs(600),
             umount_timeout: Duration::from_secs(30),
             poll: Duration::from_secs(1),
-            self_exe: std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| "pbx-cluster".into()),
+            sip_probe: verify::sip_probe(SipSettings {
+                port: model.pbx.sip_port,
+                transport: Transport::Udp,
+                timeout: Duration::from_secs(2),
+                accept: "2xx,401,403,404,407".parse().expect("a valid accept list"),
+            }),
         }
     }
 }
@@ -347,10 +366,7 @@ impl Init<'_> {
 
     fn wait_healthy(&self) -> Result<()> {
         let res = &self.model.storage.resource;
-        let vip = format!(
-            "{}:{}",
-            self.model.network.virtual_ip, self.model.pbx.sip_port
-        );
+        let vip = self.model.network.virtual_ip.to_string();
         wait_until(
             "DRBD Connected and UpToDate on both nodes, and the virtual IP answering SIP",
             self.opts.healthy_timeout,
@@ -358,26 +374,10 @@ impl Init<'_> {
             || {
                 let (_, cstate) = out(self.runner, Cmd::new("drbdadm").args(["cstate", res]))?;
                 let (_, dstate) = out(self.runner, Cmd::new("drbdadm").args(["dstate", res]))?;
-                let (sip_ok, _) = out(
-                    self.runner,
-                    // A live Asterisk may turn an unidentified OPTIONS away: that is an answer.
-                    Cmd::new(&self.opts.self_exe).args([
-                        "probe",
-                        "sip",
-                        &vip,
-                        "--timeout",
-                        "2000",
-                        "--accept",
-                        "2xx,401,403,404,407",
-                    ]),
-                )?;
-                let seen = format!(
-                    "cstate {cstate}, dstate {dstate}, SIP on {vip} {}",
-                    if sip_ok { "answers" } else { "silent" }
-                );
-                Ok((
-                    cstate == "Connected" && dstate == "UpToDate/UpToDate" && sip_ok,
-                    seen,
+                Ok(verify::formed(
+                    &cstate,
+                    &dstate,
+                    &(self.opts.sip_probe)(&vip),
                 ))
             },
         )

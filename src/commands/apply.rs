@@ -142,7 +142,7 @@ pub fn init(args: &InitArgs, quiet: bool) -> Result<ExitCode> {
     let opts = init::Options {
         peer_timeout: args.peer_timeout,
         healthy_timeout: args.healthy_timeout,
-        ..init::Options::default()
+        ..init::Options::for_model(&p.model)
     };
     let report = init::Init {
         model: &p.model,

@@ -17,4 +17,5 @@ pub mod fence_peer;
 pub mod mountinfo;
 pub mod sip_probe;
 pub mod status;
+pub mod verify;
 pub mod wait;
