@@ -56,6 +56,22 @@ pub enum Command {
     DrbdFencePeer(FencePeerArgs),
     /// DRBD's after-resync-target handler: lifts the fence-peer constraint.
     DrbdUnfencePeer(FencePeerArgs),
+    /// Patch the live CIB of a running Pacemaker cluster with a changed rendered
+    /// CIB (what `apply` runs when /etc/pbx-cluster/cib.xml changed).
+    ///
+    /// Only pbx-cluster's sections change (resources, its constraints, its
+    /// properties, rsc_defaults); node entries, status, Pacemaker's own properties
+    /// and constraints placed at run time stay. Computed with crm_diff, applied
+    /// with cibadmin --patch: a resource whose definition did not change is not
+    /// touched. Exit 0 patched or already current, 1 on failure.
+    CibUpdate(CibUpdateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CibUpdateArgs {
+    /// The rendered CIB.
+    #[arg(long, default_value = "/etc/pbx-cluster/cib.xml")]
+    pub cib: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -44,6 +44,8 @@ pub enum Error {
     Template { template: String, message: String },
     #[error(transparent)]
     Fence(#[from] crate::runtime::fence_peer::FenceError),
+    #[error("updating the live CIB: {0}")]
+    CibUpdate(#[from] crate::runtime::cib_update::CibUpdateError),
     /// A step failed; `note` says what was already changed and how to resume.
     #[error("{step}: {source}")]
     Step {

@@ -21,3 +21,6 @@ pub mod render;
 
 pub use commands::run;
 pub mod runtime;
+
+/// Where the package installs the binary: what rendered files and plans call.
+pub const SELF_BIN: &str = "/usr/sbin/pbx-cluster";

@@ -1064,6 +1064,19 @@ fn a_changed_deadtime_reloads_corosync_or_heartbeat() {
 }
 
 #[test]
+fn a_changed_cib_is_patched_into_the_live_one_where_pacemaker_runs() {
+    let edit = |s: &str| s.replace("auto-failback = true", "auto-failback = false");
+    let p = changed_plan("seed-pacemaker", edit, &["corosync", "pacemaker"]);
+    assert_eq!(
+        reloads(&p),
+        ["/usr/sbin/pbx-cluster cib-update --cib /etc/pbx-cluster/cib.xml"]
+    );
+    // Pacemaker not running here: the file waits for init or the next apply.
+    let p = changed_plan("seed-pacemaker", edit, &[]);
+    assert!(reloads(&p).is_empty(), "{:?}", reloads(&p));
+}
+
+#[test]
 fn an_unchanged_profile_reloads_nothing() {
     let p = changed_plan("seed-heartbeat", str::to_string, &["heartbeat", "asterisk"]);
     assert!(reloads(&p).is_empty(), "{:?}", reloads(&p));

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 mod apply;
+mod cib_update;
 mod drbdlinks;
 mod fence_peer;
 mod haresources2cib;
@@ -35,5 +36,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::WaitAddresses(args) => wait_addresses::run(&args, cli.quiet),
         Command::DrbdFencePeer(args) => fence_peer::fence(&args),
         Command::DrbdUnfencePeer(args) => fence_peer::unfence(&args),
+        Command::CibUpdate(args) => cib_update::run(&args, cli.quiet),
     }
 }

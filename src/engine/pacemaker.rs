@@ -82,9 +82,10 @@ impl Home for Pacemaker {
                 let clone = drbd_clone_id(&model.storage.resource);
                 DrbdFencing {
                     policy: "resource-and-stonith",
-                    fence_peer: format!("/usr/sbin/pbx-cluster drbd-fence-peer --clone {clone}"),
+                    fence_peer: format!("{} drbd-fence-peer --clone {clone}", crate::SELF_BIN),
                     unfence_peer: Some(format!(
-                        "/usr/sbin/pbx-cluster drbd-unfence-peer --clone {clone}"
+                        "{} drbd-unfence-peer --clone {clone}",
+                        crate::SELF_BIN
                     )),
                 }
             }

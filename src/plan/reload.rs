@@ -1,8 +1,9 @@
 //! What a running node does with a changed file: each service re-reads its own
 //! files its own documented way, and only when one of them changed and the
 //! service runs here. One table, read top to bottom; a file no row names needs
-//! nothing beyond being written (the CIB is loaded once by init; a changed
-//! cib.xml does not reach the live CIB yet).
+//! nothing beyond being written (modules.conf, for one, is read at Asterisk's next
+//! start). init loads the CIB of a new cluster; later a changed cib.xml reaches the
+//! live CIB as a patch.
 
 use crate::exec::Cmd;
 
@@ -79,6 +80,12 @@ pub const RELOADS: &[Reload] = &[
         running: Running::Unit("ldirectord"),
         summary: "have ldirectord re-read its virtual services",
         commands: |_, _| vec![Cmd::new("systemctl").args(["reload", "ldirectord"])],
+    },
+    Reload {
+        matches: |p| p == crate::engine::pacemaker::CIB_PATH,
+        running: Running::Unit("pacemaker"),
+        summary: "patch the live CIB with what changed (crm_diff + cibadmin --patch: only resources whose definition changed are touched; the node that runs it second finds nothing left)",
+        commands: |p, _| vec![Cmd::new(crate::SELF_BIN).args(["cib-update", "--cib", p])],
     },
 ];
 

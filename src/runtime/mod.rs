@@ -12,6 +12,7 @@
 //! - [`wait`]: bounded polling until a condition holds.
 
 pub mod addresses;
+pub mod cib_update;
 pub mod drbdlinks;
 pub mod fence_peer;
 pub mod mountinfo;
