@@ -916,3 +916,19 @@ fn a_real_server_check_slower_than_the_deadtime_is_a_warning() {
         "load-balancing.check-interval: a dead real server leaves the pool only after up to 12s (check-interval 9s + check-timeout 3s), longer than membership.deadtime 10s",
     );
 }
+
+#[test]
+fn a_drbd_answer_wait_that_leaves_no_room_for_a_keep_alive_names_the_wait() {
+    // deadtime 10 s, answer wait 9.5 s: not even a 1 s keep-alive fits.
+    let (ok, out) =
+        lines(&base().replace("sync-rate = ", "ping-timeout = \"9500ms\"\nsync-rate = "));
+    assert!(ok, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("storage.ping-interval: DRBD notices a dead peer"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("(fix: lower storage.ping-timeout to 9s or less, or raise membership.deadtime to at least 10500ms)"),
+        "{line}"
+    );
+}

@@ -784,19 +784,34 @@ fn drbd_timing(
     };
     if let (Some(i), Some(t), Some(d)) = (interval, timeout, deadtime) {
         if i + t > d {
+            // The keep-alive is whole seconds from 1 s: when even that does not fit
+            // with this answer wait, the wait or the deadtime has to change.
+            let room = d.saturating_sub(t);
+            let fix = if room >= Duration::from_secs(1) {
+                format!(
+                    "lower storage.ping-interval to {} or less, or leave it out",
+                    fmt_duration(Duration::from_secs(room.as_secs()))
+                )
+            } else {
+                format!(
+                    "lower storage.ping-timeout to {} or less, or raise membership.deadtime to at least {}",
+                    fmt_duration(
+                        d.saturating_sub(Duration::from_secs(1))
+                            .max(Duration::from_millis(100))
+                    ),
+                    fmt_duration(Duration::from_secs(1) + t)
+                )
+            };
             c.warn(
                 "storage.ping-interval",
                 format!(
-                    "DRBD notices a dead peer only after up to {} (ping-interval {} + ping-timeout {}), later than the membership's deadtime {}: the survivor's first promotion fails and the drbd agent waits 15 s before the next",
+                    "DRBD notices a dead peer only after up to {} (ping-interval {} + ping-timeout {}), later than the membership's deadtime {}: the survivor's first promotion fails and waits for DRBD (under Pacemaker the drbd agent then waits 15 s before it tries again)",
                     fmt_duration(i + t),
                     fmt_duration(i),
                     fmt_duration(t),
                     fmt_duration(d)
                 ),
-                format!(
-                    "lower storage.ping-interval to {} or less, or leave it out",
-                    fmt_duration(Duration::from_secs(d.saturating_sub(t).as_secs().max(1)))
-                ),
+                fix,
             );
         }
     }
