@@ -57,6 +57,27 @@ fn expect_warning(src: String, needle: &str) {
     );
 }
 
+/// The base profile with one more [storage] key.
+fn with_storage(key: &str, value: &str) -> String {
+    base().replace(
+        "sync-rate = ",
+        &format!("{key} = \"{value}\"\nsync-rate = "),
+    )
+}
+
+/// The load-balanced profile with an inline secret.
+fn lb_base() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/profiles/loadbalanced.toml"
+    ))
+    .unwrap()
+    .replace(
+        SECRET_LINE,
+        "secret = \"a-test-secret-that-is-long-enough\"",
+    )
+}
+
 fn second_node_start(src: &str) -> usize {
     src.match_indices("[[node]]").nth(1).unwrap().0
 }
@@ -423,15 +444,7 @@ fn stonith_arguments_cannot_add_a_line_or_split() {
 
 #[test]
 fn balanced_service_names_cannot_add_a_directive() {
-    let src = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/profiles/loadbalanced.toml"
-    ))
-    .unwrap()
-    .replace(
-        SECRET_LINE,
-        "secret = \"a-test-secret-that-is-long-enough\"",
-    );
+    let src = lb_base();
     assert!(src.contains("name = \"http\""));
     expect_error(
         src.replace("name = \"http\"", "name = \"http\\nquiescent = yes\""),
@@ -865,11 +878,11 @@ fn a_secret_file_that_is_a_device_or_huge_is_refused_without_reading_it() {
 #[test]
 fn drbd_ping_interval_whole_seconds_in_range() {
     expect_error(
-        base().replace("sync-rate = ", "ping-interval = \"1500ms\"\nsync-rate = "),
+        with_storage("ping-interval", "1500ms"),
         "storage.ping-interval: 1500ms is not a whole number of seconds from 1s to 120s",
     );
     expect_error(
-        base().replace("sync-rate = ", "ping-interval = \"121s\"\nsync-rate = "),
+        with_storage("ping-interval", "121s"),
         "storage.ping-interval: 121s is not a whole number",
     );
 }
@@ -877,11 +890,11 @@ fn drbd_ping_interval_whole_seconds_in_range() {
 #[test]
 fn drbd_ping_timeout_in_tenths_in_range() {
     expect_error(
-        base().replace("sync-rate = ", "ping-timeout = \"150ms\"\nsync-rate = "),
+        with_storage("ping-timeout", "150ms"),
         "storage.ping-timeout: 150ms is not a multiple of 100ms",
     );
     expect_error(
-        base().replace("sync-rate = ", "ping-timeout = \"31s\"\nsync-rate = "),
+        with_storage("ping-timeout", "31s"),
         "storage.ping-timeout: 31s is not a multiple of 100ms from 100ms to 30s",
     );
 }
@@ -890,7 +903,7 @@ fn drbd_ping_timeout_in_tenths_in_range() {
 fn drbd_noticing_a_dead_peer_after_the_membership_is_a_warning() {
     // deadtime 10 s: DRBD's own default keep-alive (10 s) plus 1 s is later.
     expect_warning(
-        base().replace("sync-rate = ", "ping-interval = \"10s\"\nsync-rate = "),
+        with_storage("ping-interval", "10s"),
         "storage.ping-interval: DRBD notices a dead peer only after up to 11s",
     );
     // The derived default never warns.
@@ -900,15 +913,7 @@ fn drbd_noticing_a_dead_peer_after_the_membership_is_a_warning() {
 
 #[test]
 fn a_real_server_check_slower_than_the_deadtime_is_a_warning() {
-    let src = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/profiles/loadbalanced.toml"
-    ))
-    .unwrap()
-    .replace(
-        SECRET_LINE,
-        "secret = \"a-test-secret-that-is-long-enough\"",
-    );
+    let src = lb_base();
     let (ok, out) = lines(&src);
     assert!(ok && !out.contains("check-interval"), "{out}");
     expect_warning(
@@ -920,8 +925,7 @@ fn a_real_server_check_slower_than_the_deadtime_is_a_warning() {
 #[test]
 fn a_drbd_answer_wait_that_leaves_no_room_for_a_keep_alive_names_the_wait() {
     // deadtime 10 s, answer wait 9.5 s: not even a 1 s keep-alive fits.
-    let (ok, out) =
-        lines(&base().replace("sync-rate = ", "ping-timeout = \"9500ms\"\nsync-rate = "));
+    let (ok, out) = lines(&with_storage("ping-timeout", "9500ms"));
     assert!(ok, "{out}");
     let line = out
         .lines()
