@@ -67,6 +67,10 @@ impl Home for Heartbeat {
         }
     }
 
+    fn fences_through(&self) -> super::FenceInterface {
+        super::FenceInterface::StonithPlugin
+    }
+
     fn loads_cib(&self) -> bool {
         false
     }

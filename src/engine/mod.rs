@@ -97,6 +97,20 @@ pub trait Home: Sync {
     /// Profile keys only the other engine reads (`*` stands for any table key):
     /// written under this engine, they get a warning instead of silently nothing.
     fn ignored_keys(&self) -> &'static [&'static str];
+    /// How the engine reaches a fence device (what validate asks of the
+    /// [fencing] table, and whether a fence-agents package is installed).
+    fn fences_through(&self) -> FenceInterface;
+}
+
+/// The interface an engine drives a fence device through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FenceInterface {
+    /// A fence-agents program (fence_ipmilan, ...) with named parameters per node,
+    /// from a package of the distro.
+    FenceAgent,
+    /// A cluster-glue STONITH plugin (external/ipmi, ...) with positional
+    /// arguments per node; the plugins come with the engine.
+    StonithPlugin,
 }
 
 pub fn home(engine: Engine) -> &'static dyn Home {

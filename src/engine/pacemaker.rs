@@ -116,6 +116,10 @@ impl Home for Pacemaker {
         ]
     }
 
+    fn fences_through(&self) -> super::FenceInterface {
+        super::FenceInterface::FenceAgent
+    }
+
     fn loads_cib(&self) -> bool {
         true
     }

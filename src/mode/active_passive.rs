@@ -2,7 +2,8 @@
 
 use super::Home;
 use crate::engine::FileSpec;
-use crate::model::Model;
+use crate::model::{Filesystem, Model, Storage};
+use crate::profile::{Diagnostic, Severity};
 
 pub struct ActivePassive;
 
@@ -29,5 +30,22 @@ impl Home for ActivePassive {
 
     fn files(&self, _model: &Model) -> Vec<FileSpec> {
         Vec::new()
+    }
+
+    fn balances(&self) -> bool {
+        false
+    }
+
+    fn storage_rules(&self, storage: &Storage) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        if storage.filesystem == Filesystem::Ocfs2 {
+            out.push(Diagnostic::new(
+                Severity::Warning,
+                "storage.filesystem",
+                "ocfs2 in active-passive mode adds a cluster stack for nothing",
+                "use xfs or ext4, or set cluster.mode = \"load-balanced\"",
+            ));
+        }
+        out
     }
 }

@@ -2,8 +2,11 @@
 //! DUNDi finds phones on the peer, OCFS2 on dual-primary DRBD holds shared data.
 
 use super::Home;
+use std::path::Path;
+
 use crate::engine::{FileSpec, Source};
-use crate::model::Model;
+use crate::model::{Filesystem, Model, Protocol, Storage};
+use crate::profile::{Diagnostic, Severity};
 
 /// Name of DUNDi's key pair under /var/lib/asterisk/keys (dundi.conf inkey/outkey).
 pub const DUNDI_KEY: &str = "pbx-cluster-dundi";
@@ -67,5 +70,41 @@ impl Home for LoadBalanced {
                 0o644,
             ),
         ]
+    }
+
+    fn balances(&self) -> bool {
+        true
+    }
+
+    fn storage_rules(&self, s: &Storage) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let err = |field: &str, message: String, fix: &str| {
+            Diagnostic::new(Severity::Error, field, message, fix)
+        };
+        if s.filesystem != Filesystem::Ocfs2 {
+            out.push(err(
+                "storage.filesystem",
+                format!(
+                    "load-balanced mode mounts the replicated disk on both nodes, which {} cannot do",
+                    s.filesystem.name()
+                ),
+                "set storage.filesystem = \"ocfs2\" (a cluster filesystem)",
+            ));
+        }
+        if s.protocol != Protocol::C {
+            out.push(err(
+                "storage.protocol",
+                "dual-primary DRBD (load-balanced mode) needs protocol C".into(),
+                "set storage.protocol = \"C\"",
+            ));
+        }
+        if let Some(i) = s.links.iter().position(|l| l == Path::new("/etc/asterisk")) {
+            out.push(err(
+                &format!("storage.links[{i}]"),
+                "in load-balanced mode both nodes run Asterisk, each with its own DUNDi identity in /etc/asterisk".into(),
+                "keep /etc/asterisk local; share data such as /var/spool/asterisk/voicemail",
+            ));
+        }
+        out
     }
 }

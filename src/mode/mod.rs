@@ -7,7 +7,8 @@ pub mod active_passive;
 pub mod load_balanced;
 
 use crate::engine::FileSpec;
-use crate::model::{Mode, Model};
+use crate::model::{Mode, Model, Storage};
+use crate::profile::Diagnostic;
 
 pub trait Home: Sync {
     fn name(&self) -> &'static str;
@@ -22,6 +23,11 @@ pub trait Home: Sync {
     fn service_at_boot(&self, model: &Model, service: &str) -> bool;
     /// The mode's own files.
     fn files(&self, model: &Model) -> Vec<FileSpec>;
+    /// Whether the mode balances load: it needs the [load-balancing] table, and
+    /// no other mode may have one.
+    fn balances(&self) -> bool;
+    /// What the mode asks of the replicated storage (validate reports them).
+    fn storage_rules(&self, storage: &Storage) -> Vec<Diagnostic>;
 }
 
 pub fn home(mode: Mode) -> &'static dyn Home {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ipnet::Ipv4Net;
 
 use super::*;
+use crate::engine::FenceInterface;
 use crate::profile::raw::*;
 use crate::profile::{Diagnostic, Severity};
 
@@ -230,38 +231,14 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
     let auth = build_auth(&raw.auth, c);
     let storage = build_storage(&raw.storage, membership.as_ref().map(|m| m.deadtime), c);
     let services = build_services(&raw.resources.services, c);
-    let fencing = build_fencing(&raw.fencing, engine, distro, &raw.node, c);
+    let fence = engine.map(|e| crate::engine::home(e).fences_through());
+    let fencing = build_fencing(&raw.fencing, fence, distro, &raw.node, c);
     let load_balancing =
         build_load_balancing(raw, mode, membership.as_ref().map(|m| m.deadtime), c);
     let pbx = build_pbx(&raw.pbx, c);
 
-    if let (Some(Mode::LoadBalanced), Some(s)) = (mode, &storage) {
-        if s.filesystem != Filesystem::Ocfs2 {
-            c.err("storage.filesystem", format!("load-balanced mode mounts the replicated disk on both nodes, which {} cannot do", s.filesystem.name()), "set storage.filesystem = \"ocfs2\" (a cluster filesystem)");
-        }
-        if s.protocol != Protocol::C {
-            c.err(
-                "storage.protocol",
-                "dual-primary DRBD (load-balanced mode) needs protocol C",
-                "set storage.protocol = \"C\"",
-            );
-        }
-        if let Some(i) = s.links.iter().position(|l| l == Path::new("/etc/asterisk")) {
-            c.err(
-                &format!("storage.links[{i}]"),
-                "in load-balanced mode both nodes run Asterisk, each with its own DUNDi identity in /etc/asterisk",
-                "keep /etc/asterisk local; share data such as /var/spool/asterisk/voicemail",
-            );
-        }
-    }
-    if let (Some(Mode::ActivePassive), Some(s)) = (mode, &storage) {
-        if s.filesystem == Filesystem::Ocfs2 {
-            c.warn(
-                "storage.filesystem",
-                "ocfs2 in active-passive mode adds a cluster stack for nothing",
-                "use xfs or ext4, or set cluster.mode = \"load-balanced\"",
-            );
-        }
+    if let (Some(mode), Some(s)) = (mode, &storage) {
+        c.out.extend(crate::mode::home(mode).storage_rules(s));
     }
 
     Some(Model {
@@ -904,7 +881,7 @@ fn build_services(services: &[String], c: &mut Checker) -> Option<Vec<String>> {
 
 fn build_fencing(
     f: &RawFencing,
-    engine: Option<Engine>,
+    fence: Option<FenceInterface>,
     distro: Option<Distro>,
     nodes: &[RawNode],
     c: &mut Checker,
@@ -981,7 +958,7 @@ fn build_fencing(
                 );
             }
         }
-        if dev.params.is_empty() && engine == Some(Engine::Pacemaker) {
+        if dev.params.is_empty() && fence == Some(FenceInterface::FenceAgent) {
             c.err(&format!("{field}.params"), "no parameters for the fence device", "give the agent's parameters, e.g. params = { ip = \"...\", username = \"...\", password = \"...\" }");
         }
         devices.push(FenceDevice {
@@ -1005,7 +982,7 @@ fn build_fencing(
             );
         }
     }
-    if engine == Some(Engine::Heartbeat) {
+    if fence == Some(FenceInterface::StonithPlugin) {
         match &f.heartbeat_plugin {
             None => c.err("fencing.heartbeat-plugin", "the heartbeat engine fences through cluster-glue STONITH plugins, not fence agents", "set heartbeat-plugin (e.g. \"external/ipmi\") and heartbeat-args for each node"),
             Some(p) => {
@@ -1033,7 +1010,7 @@ fn build_fencing(
             }
             list.clone()
         }
-        None => default_fence_packages(&f.agent, engine, distro),
+        None => default_fence_packages(&f.agent, fence, distro),
     };
     agent_ok.then(|| Fencing::Agent {
         agent: f.agent.clone(),
@@ -1049,10 +1026,10 @@ fn build_fencing(
 /// cluster-glue plugins, which come with the engine.
 fn default_fence_packages(
     agent: &str,
-    engine: Option<Engine>,
+    fence: Option<FenceInterface>,
     distro: Option<Distro>,
 ) -> Vec<String> {
-    if engine != Some(Engine::Pacemaker) {
+    if fence != Some(FenceInterface::FenceAgent) {
         return Vec::new();
     }
     let name = agent.strip_prefix("fence_").unwrap_or(agent);
@@ -1083,8 +1060,9 @@ fn build_load_balancing(
     deadtime: Option<Duration>,
     c: &mut Checker,
 ) -> Option<Option<LoadBalancing>> {
-    let lb = match (&raw.load_balancing, mode) {
-        (None, Some(Mode::LoadBalanced)) => {
+    let balances = mode.map(|m| crate::mode::home(m).balances());
+    let lb = match (&raw.load_balancing, balances) {
+        (None, Some(true)) => {
             c.err(
                 "load-balancing",
                 "load-balanced mode needs a [load-balancing] table",
@@ -1092,15 +1070,18 @@ fn build_load_balancing(
             );
             return None;
         }
-        (Some(_), Some(Mode::ActivePassive)) => {
+        (Some(_), Some(false)) => {
             c.err(
                 "load-balancing",
-                "[load-balancing] is set but the cluster is active-passive",
+                format!(
+                    "[load-balancing] is set but the cluster is {}",
+                    raw.cluster.mode
+                ),
                 "remove [load-balancing], or set cluster.mode = \"load-balanced\"",
             );
             return None;
         }
-        (Some(lb), Some(Mode::LoadBalanced)) => lb,
+        (Some(lb), Some(true)) => lb,
         _ => return Some(None),
     };
     let scheduler_ok = [

@@ -20,6 +20,24 @@ pub struct Diagnostic {
     pub fix: String,
 }
 
+impl Diagnostic {
+    /// A problem with `field`, placed in the file later (by the field's path).
+    pub fn new(
+        severity: Severity,
+        field: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity,
+            field: field.to_string(),
+            position: None,
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
 /// All problems of one profile, errors and warnings alike.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diagnostics {
