@@ -176,7 +176,7 @@ fn run_sums(input: &[u8], _: &Path) -> Outcome {
 fn run_ip_json(input: &[u8], _: &Path) -> Outcome {
     format!(
         "{}",
-        pbx_cluster::plan::state::parse_ip_json(&text(input))
+        pbx_cluster::runtime::addresses::parse_ip_json(&text(input))
             .len()
             .min(4)
     )

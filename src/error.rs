@@ -7,9 +7,9 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 
+use crate::diagnostics::Diagnostics;
 use crate::exec::ExecError;
 use crate::package::PackageError;
-use crate::profile::Diagnostics;
 
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;

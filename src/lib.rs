@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod diagnostics;
 pub mod engine;
 pub mod error;
 pub mod exec;
@@ -17,6 +18,7 @@ pub mod output;
 pub mod package;
 pub mod plan;
 pub mod profile;
+pub mod raw;
 pub mod render;
 
 pub use commands::run;

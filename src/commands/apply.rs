@@ -33,7 +33,7 @@ fn prepare(args: &NodeArgs, runner: Option<&dyn Runner>, reporter: &Reporter) ->
                 .map(|o| o.stdout_str().trim().to_string());
             let a = r
                 .run(&crate::exec::Cmd::new("ip").args(["-j", "-4", "addr", "show"]))
-                .map(|o| plan::state::parse_ip_json(&o.stdout_str()))
+                .map(|o| crate::runtime::addresses::parse_ip_json(&o.stdout_str()))
                 .unwrap_or_default();
             (h, a)
         }

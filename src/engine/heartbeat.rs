@@ -67,8 +67,8 @@ impl Home for Heartbeat {
         }
     }
 
-    fn fences_through(&self) -> super::FenceInterface {
-        super::FenceInterface::StonithPlugin
+    fn fences_through(&self) -> crate::model::FenceInterface {
+        crate::model::FenceInterface::StonithPlugin
     }
 
     fn loads_cib(&self) -> bool {

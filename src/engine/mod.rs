@@ -12,7 +12,7 @@ pub mod pacemaker;
 
 use serde::Serialize;
 
-use crate::model::{Engine, Model, Node};
+use crate::model::{Engine, FenceInterface, Model, Node};
 
 /// Where a rendered file's bytes come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,17 +100,6 @@ pub trait Home: Sync {
     /// How the engine reaches a fence device (what validate asks of the
     /// [fencing] table, and whether a fence-agents package is installed).
     fn fences_through(&self) -> FenceInterface;
-}
-
-/// The interface an engine drives a fence device through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FenceInterface {
-    /// A fence-agents program (fence_ipmilan, ...) with named parameters per node,
-    /// from a package of the distro.
-    FenceAgent,
-    /// A cluster-glue STONITH plugin (external/ipmi, ...) with positional
-    /// arguments per node; the plugins come with the engine.
-    StonithPlugin,
 }
 
 pub fn home(engine: Engine) -> &'static dyn Home {

@@ -116,8 +116,8 @@ impl Home for Pacemaker {
         ]
     }
 
-    fn fences_through(&self) -> super::FenceInterface {
-        super::FenceInterface::FenceAgent
+    fn fences_through(&self) -> crate::model::FenceInterface {
+        crate::model::FenceInterface::FenceAgent
     }
 
     fn loads_cib(&self) -> bool {

@@ -137,7 +137,7 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error +
 /// The profile and, when it names one, its secret file, as the node will read them.
 fn profile_files(profile_path: &Path) -> Result<ProfileFiles> {
     let text = std::fs::read(profile_path).map_err(io("cannot read the profile", profile_path))?;
-    let raw: crate::profile::raw::RawProfile =
+    let raw: crate::raw::RawProfile =
         toml::from_slice(&text).map_err(|e| ImageError::ProfileSyntax {
             path: profile_path.to_path_buf(),
             message: e.to_string(),

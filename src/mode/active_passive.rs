@@ -1,9 +1,9 @@
 //! Active/passive: one node runs the whole group; the engine starts every service.
 
 use super::Home;
+use crate::diagnostics::{Diagnostic, Severity};
 use crate::engine::FileSpec;
 use crate::model::{Filesystem, Model, Storage};
-use crate::profile::{Diagnostic, Severity};
 
 pub struct ActivePassive;
 

@@ -4,9 +4,9 @@
 use super::Home;
 use std::path::Path;
 
+use crate::diagnostics::{Diagnostic, Severity};
 use crate::engine::{FileSpec, Source};
 use crate::model::{Filesystem, Model, Protocol, Storage};
-use crate::profile::{Diagnostic, Severity};
 
 /// Name of DUNDi's key pair under /var/lib/asterisk/keys (dundi.conf inkey/outkey).
 pub const DUNDI_KEY: &str = "pbx-cluster-dundi";

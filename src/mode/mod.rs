@@ -6,9 +6,9 @@
 pub mod active_passive;
 pub mod load_balanced;
 
+use crate::diagnostics::Diagnostic;
 use crate::engine::FileSpec;
 use crate::model::{Mode, Model, Storage};
-use crate::profile::Diagnostic;
 
 pub trait Home: Sync {
     fn name(&self) -> &'static str;

@@ -224,6 +224,17 @@ pub struct FenceDevice {
     pub heartbeat_args: Vec<String>,
 }
 
+/// The interface an engine drives a fence device through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FenceInterface {
+    /// A fence-agents program (fence_ipmilan, ...) with named parameters per node,
+    /// from a package of the distro.
+    FenceAgent,
+    /// A cluster-glue STONITH plugin (external/ipmi, ...) with positional
+    /// arguments per node; the plugins come with the engine.
+    StonithPlugin,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Fencing {

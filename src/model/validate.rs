@@ -9,9 +9,8 @@ use std::time::Duration;
 use ipnet::Ipv4Net;
 
 use super::*;
-use crate::engine::FenceInterface;
-use crate::profile::raw::*;
-use crate::profile::{Diagnostic, Severity};
+use crate::diagnostics::{Diagnostic, Severity};
+use crate::raw::*;
 
 /// A secret shorter than this is refused: Heartbeat and corosync keys derive from it.
 pub const MIN_SECRET_LEN: usize = 16;
@@ -167,19 +166,30 @@ pub fn did_you_mean<'a>(value: &str, options: &[&'a str]) -> Option<&'a str> {
         .map(|(_, o)| o)
 }
 
+/// What validation asks of the engine and mode homes. The homes work on the
+/// model, so the model cannot call them itself: the profile stage passes them in.
+pub struct Homes {
+    /// How the engine drives a fence device.
+    pub fences_through: fn(Engine) -> FenceInterface,
+    /// Whether the mode balances load (and so needs [load-balancing]).
+    pub balances: fn(Mode) -> bool,
+    /// What the mode asks of the replicated storage.
+    pub storage_rules: fn(Mode, &Storage) -> Vec<Diagnostic>,
+}
+
 /// Builds the model, or returns every problem found. Warnings come back with the
 /// model so callers can print them.
-pub fn build(raw: &RawProfile, base_dir: &Path) -> (Option<Model>, Vec<Diagnostic>) {
+pub fn build(raw: &RawProfile, base_dir: &Path, homes: &Homes) -> (Option<Model>, Vec<Diagnostic>) {
     let mut c = Checker {
         out: Vec::new(),
         base_dir,
     };
-    let model = build_inner(raw, &mut c);
+    let model = build_inner(raw, homes, &mut c);
     let has_errors = c.out.iter().any(|d| d.severity == Severity::Error);
     (if has_errors { None } else { model }, c.out)
 }
 
-fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
+fn build_inner(raw: &RawProfile, homes: &Homes, c: &mut Checker) -> Option<Model> {
     // Cluster.
     c.name("cluster.name", &raw.cluster.name, "cluster name");
     let engine = c.choice(
@@ -231,14 +241,18 @@ fn build_inner(raw: &RawProfile, c: &mut Checker) -> Option<Model> {
     let auth = build_auth(&raw.auth, c);
     let storage = build_storage(&raw.storage, membership.as_ref().map(|m| m.deadtime), c);
     let services = build_services(&raw.resources.services, c);
-    let fence = engine.map(|e| crate::engine::home(e).fences_through());
+    let fence = engine.map(homes.fences_through);
     let fencing = build_fencing(&raw.fencing, fence, distro, &raw.node, c);
-    let load_balancing =
-        build_load_balancing(raw, mode, membership.as_ref().map(|m| m.deadtime), c);
+    let load_balancing = build_load_balancing(
+        raw,
+        mode.map(homes.balances),
+        membership.as_ref().map(|m| m.deadtime),
+        c,
+    );
     let pbx = build_pbx(&raw.pbx, c);
 
     if let (Some(mode), Some(s)) = (mode, &storage) {
-        c.out.extend(crate::mode::home(mode).storage_rules(s));
+        c.out.extend((homes.storage_rules)(mode, s));
     }
 
     Some(Model {
@@ -1056,11 +1070,10 @@ fn is_package_name(p: &str) -> bool {
 
 fn build_load_balancing(
     raw: &RawProfile,
-    mode: Option<Mode>,
+    balances: Option<bool>,
     deadtime: Option<Duration>,
     c: &mut Checker,
 ) -> Option<Option<LoadBalancing>> {
-    let balances = mode.map(|m| crate::mode::home(m).balances());
     let lb = match (&raw.load_balancing, balances) {
         (None, Some(true)) => {
             c.err(

@@ -98,7 +98,7 @@ pub fn probe(
         }
     }
     if let Ok(out) = r.run(&Cmd::new("ip").args(["-j", "-4", "addr", "show"])) {
-        st.addresses = parse_ip_json(&out.stdout_str());
+        st.addresses = crate::runtime::addresses::parse_ip_json(&out.stdout_str());
     }
     let wanted = super::packages::required(model);
     if let Ok(out) = r.run(
@@ -178,34 +178,5 @@ fn probe_drbd(model: &Model, node: &str, r: &dyn Runner) -> DrbdState {
         has_metadata,
         foreign_signature,
         up,
-    }
-}
-
-/// IPv4 addresses from `ip -j -4 addr show`.
-pub fn parse_ip_json(text: &str) -> Vec<Ipv4Addr> {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Vec::new();
-    };
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|iface| iface["addr_info"].as_array().cloned().unwrap_or_default())
-        .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_ip_json() {
-        let text = r#"[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
-            {"ifindex":2,"ifname":"eth0","addr_info":[{"family":"inet","local":"192.168.178.4","prefixlen":24}]}]"#;
-        assert_eq!(
-            parse_ip_json(text),
-            vec![Ipv4Addr::LOCALHOST, Ipv4Addr::new(192, 168, 178, 4)]
-        );
-        assert!(parse_ip_json("not json").is_empty());
     }
 }

@@ -4,12 +4,11 @@
 //! errors come from `model::validate` with a field path, which is located in the
 //! source here so that every problem carries file:line:column.
 
-mod diagnostics;
-pub mod raw;
-
 use std::path::Path;
 
-pub use diagnostics::{Diagnostic, Diagnostics, Severity, line_col, locate};
+pub use crate::diagnostics::{Diagnostic, Diagnostics, Severity, line_col, locate};
+/// The profile as written; kept under this path for callers.
+pub use crate::raw;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, validate};
@@ -93,6 +92,13 @@ fn read_bounded(path: &Path) -> std::result::Result<Vec<u8>, Read> {
     Ok(bytes)
 }
 
+/// The engine and mode homes, as validation asks them.
+const HOMES: validate::Homes = validate::Homes {
+    fences_through: |e| crate::engine::home(e).fences_through(),
+    balances: |m| crate::mode::home(m).balances(),
+    storage_rules: |m, s| crate::mode::home(m).storage_rules(s),
+};
+
 /// Validates profile text; `file` names it in messages, `base_dir` resolves
 /// relative paths such as `auth.secret-file`.
 pub fn parse(src: &str, file: &Path, base_dir: &Path) -> Result<Loaded> {
@@ -104,7 +110,7 @@ pub fn parse(src: &str, file: &Path, base_dir: &Path) -> Result<Loaded> {
             return Err(Error::Invalid(diags));
         }
     };
-    let (model, mut items) = validate::build(&raw, base_dir);
+    let (model, mut items) = validate::build(&raw, base_dir, &HOMES);
     let doc = toml_edit::Document::parse(src.to_string()).ok();
     if let (Some(model), Some(doc)) = (&model, &doc) {
         items.extend(ignored_keys(model, doc));

@@ -14,7 +14,20 @@ use crate::runtime::wait::wait_until;
 /// The IPv4 addresses configured on this host now (`ip -j -4 addr show`).
 pub fn local(runner: &dyn Runner) -> Result<Vec<Ipv4Addr>> {
     let out = runner.run(&Cmd::new("ip").args(["-j", "-4", "addr", "show"]))?;
-    Ok(crate::plan::state::parse_ip_json(out.stdout_str().trim()))
+    Ok(parse_ip_json(out.stdout_str().trim()))
+}
+
+/// IPv4 addresses from `ip -j -4 addr show`.
+pub fn parse_ip_json(text: &str) -> Vec<Ipv4Addr> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Vec::new();
+    };
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|iface| iface["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
+        .collect()
 }
 
 /// Waits until every address in `wanted` is configured on this host. `what`
@@ -44,4 +57,20 @@ pub fn wait_for(
             })
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ip_json() {
+        let text = r#"[{"ifindex":1,"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
+            {"ifindex":2,"ifname":"eth0","addr_info":[{"family":"inet","local":"192.168.178.4","prefixlen":24}]}]"#;
+        assert_eq!(
+            parse_ip_json(text),
+            vec![Ipv4Addr::LOCALHOST, Ipv4Addr::new(192, 168, 178, 4)]
+        );
+        assert!(parse_ip_json("not json").is_empty());
+    }
 }
