@@ -972,6 +972,13 @@ fn running_node(files: &render::FileSet, active: &[&str]) -> plan::NodeState {
         );
     }
     st.services = Some(services);
+    // Where Pacemaker runs, its live CIB is what the node's files configured.
+    if active.contains(&"pacemaker") {
+        st.live_cib = files
+            .files
+            .get("/etc/pbx-cluster/cib.xml")
+            .map(|f| String::from_utf8(f.contents.clone()).unwrap());
+    }
     st
 }
 
@@ -1071,9 +1078,44 @@ fn a_changed_cib_is_patched_into_the_live_one_where_pacemaker_runs() {
         reloads(&p),
         ["/usr/sbin/pbx-cluster cib-update --cib /etc/pbx-cluster/cib.xml"]
     );
-    // Pacemaker not running here: the file waits for init or the next apply.
+    // Pacemaker not running here: nothing to patch (the next apply where it runs
+    // compares the live CIB with the file, changed or not).
     let p = changed_plan("seed-pacemaker", edit, &[]);
     assert!(reloads(&p).is_empty(), "{:?}", reloads(&p));
+    // The live CIB already has it (a second node, or a second run): no patch.
+    let p = changed_plan("seed-pacemaker", str::to_string, &["corosync", "pacemaker"]);
+    assert!(reloads(&p).is_empty(), "{:?}", reloads(&p));
+}
+
+#[test]
+fn a_patch_that_did_not_happen_is_planned_again_though_the_file_is_current() {
+    // cib.xml was written by an earlier apply whose patch failed: the file is
+    // current, the live CIB is not.
+    let before = model("seed-pacemaker");
+    let old = render::render_node(&before, "cl01").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        root().join("profiles/seed.secret"),
+        dir.path().join("seed.secret"),
+    )
+    .unwrap();
+    let src = std::fs::read_to_string(profile("seed-pacemaker"))
+        .unwrap()
+        .replace("auto-failback = true", "auto-failback = false");
+    let after = profile::parse(&src, std::path::Path::new("p.toml"), dir.path())
+        .unwrap()
+        .model;
+    let new = render::render_node(&after, "cl01").unwrap();
+    let mut st = running_node(&new, &["corosync", "pacemaker"]);
+    st.live_cib = old
+        .files
+        .get("/etc/pbx-cluster/cib.xml")
+        .map(|f| String::from_utf8(f.contents.clone()).unwrap());
+    let p = plan::build(&after, &new, &st, plan::Options::default()).unwrap();
+    assert_eq!(
+        reloads(&p),
+        ["/usr/sbin/pbx-cluster cib-update --cib /etc/pbx-cluster/cib.xml"]
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::path::Path;
 use common::*;
 
 /// A live CIB as a formed cluster has it: the rendered configuration plus node
-/// entries, status, Pacemaker's own properties and DRBD's fence-peer constraint.
+/// entries, status, Pacemaker's own properties, DRBD's fence-peer constraint, a
+/// `crm_resource --move`, a resource an admin stopped, and sets of properties and
+/// resource defaults an admin added.
 fn live_cib(rendered: &str) -> String {
     let s = &rendered[rendered.find("<cib").unwrap()..];
     s.replace(
@@ -23,17 +25,39 @@ fn live_cib(rendered: &str) -> String {
     )
     .replacen(
         "</cluster_property_set>",
-        "<nvpair id=\"cib-bootstrap-options-dc-version\" name=\"dc-version\" value=\"2.1.5-x\"/></cluster_property_set>",
+        "<nvpair id=\"cib-bootstrap-options-dc-version\" name=\"dc-version\" value=\"2.1.5-x\"/></cluster_property_set><cluster_property_set id=\"admin-options\"><nvpair id=\"admin-options-batch-limit\" name=\"batch-limit\" value=\"10\"/></cluster_property_set>",
         1,
     )
     .replace(
+        "<primitive id=\"svc-asterisk\" class=\"systemd\" type=\"asterisk\">",
+        "<primitive id=\"svc-asterisk\" class=\"systemd\" type=\"asterisk\"><meta_attributes id=\"svc-asterisk-meta_attributes\"><nvpair id=\"svc-asterisk-meta_attributes-target-role\" name=\"target-role\" value=\"Stopped\"/></meta_attributes>",
+    )
+    .replace(
         "</constraints>",
-        "<rsc_location rsc=\"drbd-r0-clone\" id=\"drbd-fence-by-handler-r0-drbd-r0-clone\"><rule role=\"Promoted\" score=\"-INFINITY\" id=\"drbd-fence-by-handler-r0-rule-drbd-r0-clone\"><expression attribute=\"#uname\" operation=\"ne\" value=\"cl01\" id=\"drbd-fence-by-handler-r0-expr-drbd-r0-clone\"/></rule></rsc_location></constraints>",
+        "<rsc_location rsc=\"drbd-r0-clone\" id=\"drbd-fence-by-handler-r0-drbd-r0-clone\"><rule role=\"Promoted\" score=\"-INFINITY\" id=\"drbd-fence-by-handler-r0-rule-drbd-r0-clone\"><expression attribute=\"#uname\" operation=\"ne\" value=\"cl01\" id=\"drbd-fence-by-handler-r0-expr-drbd-r0-clone\"/></rule></rsc_location><rsc_location id=\"cli-prefer-pbx-group\" rsc=\"pbx-group\" role=\"Started\" node=\"cl02\" score=\"INFINITY\"/></constraints>",
+    )
+    .replace(
+        "</rsc_defaults>",
+        "<meta_attributes id=\"admin-defaults\"><nvpair id=\"admin-defaults-migration-threshold\" name=\"migration-threshold\" value=\"3\"/></meta_attributes></rsc_defaults>",
     )
     .replace(
         "<status/>",
-        "<status><node_state id=\"1\" uname=\"cl01\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/></status>",
+        "<status><node_state id=\"1\" uname=\"cl01\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/><node_state id=\"2\" uname=\"cl02\" in_ccm=\"true\" crmd=\"online\" join=\"member\" expected=\"member\"/></status>",
     )
+}
+
+/// The fixture with a fence device: its password must never be shown.
+const FENCED: &str = "tests/fixtures/profiles/drbd9-fenced-pacemaker.toml";
+const FENCE_PASSWORD: &str = "ipmi-secret";
+
+fn rendered_cib() -> String {
+    let out = render_all(&root_dir().join(FENCED));
+    let cib = std::fs::read_to_string(out.path().join("cl01/etc/pbx-cluster/cib.xml")).unwrap();
+    assert!(
+        cib.contains(FENCE_PASSWORD),
+        "the fixture's CIB holds the fence password"
+    );
+    cib
 }
 
 fn cib_update(live: &Path, rendered: &Path) -> std::process::Output {
@@ -49,9 +73,7 @@ fn cib_update(live: &Path, rendered: &Path) -> std::process::Output {
 
 #[test]
 fn a_changed_cib_reaches_the_live_one_as_a_patch_and_keeps_what_the_cluster_owns() {
-    let out = render_all(&profile("seed-pacemaker"));
-    let rendered =
-        std::fs::read_to_string(out.path().join("cl01/etc/pbx-cluster/cib.xml")).unwrap();
+    let rendered = rendered_cib();
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live.xml");
     std::fs::write(&live, live_cib(&rendered)).unwrap();
@@ -64,13 +86,13 @@ fn a_changed_cib_reaches_the_live_one_as_a_patch_and_keeps_what_the_cluster_owns
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("already has this configuration"));
 
-    // A monitor interval and the failback preference changed.
+    // A monitor interval and the placement preference changed.
     let changed = dir.path().join("changed.xml");
     std::fs::write(
         &changed,
         rendered
             .replace("interval=\"5s\"", "interval=\"7s\"")
-            .replace("node=\"cl01\" score=\"100\"", "node=\"cl01\" score=\"150\""),
+            .replace("node=\"cl01\" score=\"50\"", "node=\"cl01\" score=\"60\""),
     )
     .unwrap();
     let o = cib_update(&live, &changed);
@@ -80,6 +102,12 @@ fn a_changed_cib_reaches_the_live_one_as_a_patch_and_keeps_what_the_cluster_owns
         "{}",
         text(&o.stdout)
     );
+    for out in [&o.stdout, &o.stderr] {
+        assert!(
+            !text(out).contains(FENCE_PASSWORD),
+            "the fence password was shown"
+        );
+    }
     let after = std::fs::read_to_string(&live).unwrap();
     let doc = roxmltree::Document::parse(&after).unwrap();
     let by_id = |id: &str| doc.descendants().find(|n| n.attribute("id") == Some(id));
@@ -89,33 +117,37 @@ fn a_changed_cib_reaches_the_live_one_as_a_patch_and_keeps_what_the_cluster_owns
     );
     assert_eq!(
         by_id("pbx-group-prefers-cl01").and_then(|n| n.attribute("score")),
-        Some("150")
+        Some("60")
     );
-    // What the cluster owns is still there.
+    // What the cluster and the admin own is still there.
     for kept in [
         "drbd-fence-by-handler-r0-drbd-r0-clone",
+        "cli-prefer-pbx-group",
         "cib-bootstrap-options-dc-version",
+        "admin-options-batch-limit",
+        "admin-defaults-migration-threshold",
         "2",
     ] {
         assert!(by_id(kept).is_some(), "{kept} was lost:\n{after}");
     }
+    assert_eq!(
+        by_id("svc-asterisk-meta_attributes-target-role").and_then(|n| n.attribute("value")),
+        Some("Stopped"),
+        "the admin's stopped resource stays stopped"
+    );
     assert!(doc.descendants().any(|n| n.has_tag_name("node_state")));
     assert!(crm_verify(&live).0, "the patched CIB is valid");
 
     // Applying the same change again finds nothing left to do.
     let o = cib_update(&live, &changed);
     assert!(text(&o.stdout).contains("already has this configuration"));
-    assert!(!text(&o.stdout).contains("password") && !text(&o.stderr).contains("password"));
 }
 
 #[test]
 fn a_file_that_is_not_a_cib_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live.xml");
-    let out = render_all(&profile("seed-pacemaker"));
-    let rendered =
-        std::fs::read_to_string(out.path().join("cl01/etc/pbx-cluster/cib.xml")).unwrap();
-    std::fs::write(&live, live_cib(&rendered)).unwrap();
+    std::fs::write(&live, live_cib(&rendered_cib())).unwrap();
     let before = std::fs::read(&live).unwrap();
     let bad = dir.path().join("bad.xml");
     std::fs::write(&bad, "<resources/>").unwrap();

@@ -312,6 +312,26 @@ fn reload_steps(model: &Model, files: &FileSet, st: &NodeState) -> Vec<Step> {
     steps
 }
 
+/// Where Pacemaker runs: a patch of the live CIB when it lacks what the rendered
+/// one configures, whether or not cib.xml changed in this run (a patch that
+/// failed before is planned again; a patched CIB plans nothing).
+fn cib_step(files: &FileSet, st: &NodeState) -> Option<Step> {
+    let live = st.live_cib.as_deref()?;
+    let rendered = files.files.get(crate::engine::pacemaker::CIB_PATH)?;
+    let rendered = std::str::from_utf8(&rendered.contents).ok()?;
+    // A live CIB that cannot be read as one is left to the cluster's tools.
+    crate::runtime::cib_update::target(live, rendered).ok()??;
+    Some(run(
+        Phase::Reload,
+        "patch the live CIB with what changed (crm_diff + cibadmin --patch: only resources whose definition changed are touched)",
+        vec![Cmd::new(crate::SELF_BIN).args([
+            "cib-update",
+            "--cib",
+            crate::engine::pacemaker::CIB_PATH,
+        ])],
+    ))
+}
+
 fn run(phase: Phase, summary: impl Into<String>, commands: Vec<Cmd>) -> Step {
     Step {
         phase,
@@ -575,6 +595,7 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         ));
     }
     steps.extend(reload_steps(model, files, st));
+    steps.extend(cib_step(files, st));
     // Sorted by phase: drbd's enable before the starts, whatever the unit order.
     steps.sort_by_key(|s| s.phase);
     debug_assert!(steps.windows(2).all(|w| w[0].phase <= w[1].phase));

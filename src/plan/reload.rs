@@ -2,8 +2,8 @@
 //! files its own documented way, and only when one of them changed and the
 //! service runs here. One table, read top to bottom; a file no row names needs
 //! nothing beyond being written (modules.conf, for one, is read at Asterisk's next
-//! start). init loads the CIB of a new cluster; later a changed cib.xml reaches the
-//! live CIB as a patch.
+//! start). The CIB is not in this table: plan compares the rendered one with the
+//! live one (`cib_step`), so a patch that failed is planned again.
 
 use crate::exec::Cmd;
 
@@ -80,12 +80,6 @@ pub const RELOADS: &[Reload] = &[
         running: Running::Unit("ldirectord"),
         summary: "have ldirectord re-read its virtual services",
         commands: |_, _| vec![Cmd::new("systemctl").args(["reload", "ldirectord"])],
-    },
-    Reload {
-        matches: |p| p == crate::engine::pacemaker::CIB_PATH,
-        running: Running::Unit("pacemaker"),
-        summary: "patch the live CIB with what changed (crm_diff + cibadmin --patch: only resources whose definition changed are touched; the node that runs it second finds nothing left)",
-        commands: |p, _| vec![Cmd::new(crate::SELF_BIN).args(["cib-update", "--cib", p])],
     },
 ];
 

@@ -52,6 +52,8 @@ pub struct NodeState {
     /// `dpkg-statoverride --list` of each DRBD helper dopd runs (None: none set).
     pub statoverrides: Option<BTreeMap<String, Option<String>>>,
     pub systemd: bool,
+    /// The live CIB (`cibadmin --query`) where Pacemaker runs.
+    pub live_cib: Option<String>,
 }
 
 impl NodeState {
@@ -127,7 +129,15 @@ pub fn probe(
             .unwrap_or(false);
         services.insert(svc, ServiceState { enabled, active });
     }
+    let pacemaker_runs = services.get("pacemaker").is_some_and(|s| s.active);
     st.services = Some(services);
+    if model.engine_home().loads_cib() && pacemaker_runs {
+        st.live_cib = r
+            .run(&Cmd::new("cibadmin").arg("--query"))
+            .ok()
+            .filter(|o| o.success())
+            .map(|o| o.stdout_str());
+    }
     st.drbd = Some(probe_drbd(model, node, r));
     let mut overrides = BTreeMap::new();
     for path in super::dopd_helpers(model) {

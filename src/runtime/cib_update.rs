@@ -6,12 +6,17 @@
 //! rendered file: resources, rsc_defaults, the constraints it renders, and its own
 //! cluster properties. Everything else stays as the cluster has it: node entries,
 //! status, the properties Pacemaker keeps itself (dc-version, have-watchdog, ...),
-//! and constraints placed at run time (DRBD's fence-peer constraint, `crm_resource
-//! --move`/`--ban`). `crm_diff` computes the patch between the two and `cibadmin
-//! --patch` applies it; the target's epoch is one above the live one, as a patch
-//! must be newer than what it updates.
+//! other property and resource-default sets, constraints placed at run time
+//! (DRBD's fence-peer constraint, `crm_resource --move`/`--ban`), and what an admin
+//! set on a resource (target-role, is-managed, maintenance). `crm_diff` computes
+//! the patch between the two and `cibadmin --patch` applies it; the target's
+//! epoch is one above the live one, as a patch must be newer than what it updates.
+//! Another write to the CIB in between makes the patch fail: it is computed again.
 
+use std::io::Write;
 use std::ops::Range;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
 use roxmltree::{Document, Node};
 
@@ -22,6 +27,13 @@ use crate::exec::{Cmd, ExecError, Runner};
 const RUNTIME_CONSTRAINTS: &[&str] = &["drbd-fence-by-handler-", "cli-prefer-", "cli-ban-"];
 /// The property set the rendered CIB writes its properties into.
 const BOOTSTRAP_SET: &str = "cib-bootstrap-options";
+/// The resource-defaults set the rendered CIB writes.
+const DEFAULTS_SET: &str = "rsc-defaults-options";
+/// Resource meta attributes an admin sets on a running cluster (`crm_resource
+/// --meta`, disable, unmanage, maintenance); an update keeps them.
+const ADMIN_META: &[&str] = &["target-role", "is-managed", "maintenance"];
+/// Query, diff and patch, again when another write came in between.
+const ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CibUpdateError {
@@ -33,6 +45,8 @@ pub enum CibUpdateError {
     Exec(#[from] ExecError),
     #[error("cibadmin --patch failed (exit {code:?}): {stderr}")]
     Patch { code: Option<i32>, stderr: String },
+    #[error("crm_diff failed (exit {code:?}): {stderr}")]
+    Diff { code: Option<i32>, stderr: String },
 }
 
 /// What an update did.
@@ -137,12 +151,14 @@ pub fn target(live: &str, rendered: &str) -> Result<Option<String>, CibUpdateErr
     sets.push_str("</crm_config>");
     section("crm_config", sets, &mut edits);
 
-    let rendered_section = |name: &str| {
-        child(rc, name)
-            .map(|n| text(n).to_string())
-            .unwrap_or_else(|| format!("<{name}/>"))
-    };
-    section("resources", rendered_section("resources"), &mut edits);
+    section(
+        "resources",
+        match child(rc, "resources") {
+            Some(r) => with_admin_meta(rendered, r, live, child(lc, "resources")),
+            None => "<resources/>".into(),
+        },
+        &mut edits,
+    );
 
     let mut constraints = String::from("<constraints>");
     if let Some(c) = child(rc, "constraints") {
@@ -160,7 +176,22 @@ pub fn target(live: &str, rendered: &str) -> Result<Option<String>, CibUpdateErr
     }
     constraints.push_str("</constraints>");
     section("constraints", constraints, &mut edits);
-    section("rsc_defaults", rendered_section("rsc_defaults"), &mut edits);
+    let mut defaults = String::from("<rsc_defaults>");
+    if let Some(d) = child(rc, "rsc_defaults") {
+        for n in d.children().filter(|n| n.is_element()) {
+            defaults.push_str(text(n));
+        }
+    }
+    if let Some(d) = child(lc, "rsc_defaults") {
+        for n in d
+            .children()
+            .filter(|n| n.is_element() && n.attribute("id") != Some(DEFAULTS_SET))
+        {
+            defaults.push_str(&live[n.range()]);
+        }
+    }
+    defaults.push_str("</rsc_defaults>");
+    section("rsc_defaults", defaults, &mut edits);
 
     let mut out = live.to_string();
     edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
@@ -205,53 +236,149 @@ fn canonical(n: Node, out: &mut String) {
     out.push_str("</>");
 }
 
-/// The target's epoch is one above the live one: Pacemaker takes only a newer
-/// configuration.
+/// The target's epoch is one above the live one (Pacemaker takes only a newer
+/// configuration), and num_updates starts again at 0, as Pacemaker does itself.
 fn bump_epoch(text: &str, live: &Document) -> Result<String, CibUpdateError> {
-    let root = live.root_element();
-    let epoch: u64 =
-        root.attribute("epoch")
-            .and_then(|e| e.parse().ok())
-            .ok_or(CibUpdateError::NotACib {
-                what: "the live CIB",
-                message: "no epoch".into(),
-            })?;
+    let no_epoch = || CibUpdateError::NotACib {
+        what: "the live CIB",
+        message: "no epoch in <cib>".into(),
+    };
+    let epoch: u64 = live
+        .root_element()
+        .attribute("epoch")
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(no_epoch)?;
     let t = doc("the target CIB", text)?;
-    let start = t.root_element().range().start;
-    let tag_end = start + text[start..].find('>').unwrap_or(0);
-    let tag = &text[start..tag_end];
-    let old = format!("epoch=\"{epoch}\"");
-    // The first ` epoch="N"` in the start tag (admin_epoch has no space before it).
-    let at = tag
-        .match_indices(&old)
-        .find(|(i, _)| *i > 0 && tag.as_bytes()[i - 1] == b' ')
-        .map(|(i, _)| start + i)
-        .ok_or(CibUpdateError::NotACib {
-            what: "the live CIB",
-            message: "no epoch attribute in <cib>".into(),
-        })?;
+    let root = t.root_element();
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    for attr in root.attributes() {
+        let value = match attr.name() {
+            "epoch" => (epoch + 1).to_string(),
+            "num_updates" => "0".to_string(),
+            _ => continue,
+        };
+        edits.push((attr.range_value(), value));
+    }
+    if !edits.iter().any(|(_, v)| *v == (epoch + 1).to_string()) {
+        return Err(no_epoch());
+    }
     let mut out = text.to_string();
-    out.replace_range(at..at + old.len(), &format!("epoch=\"{}\"", epoch + 1));
+    edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
+    for (range, value) in edits {
+        out.replace_range(range, &value);
+    }
     Ok(out)
 }
 
-/// Reads the live CIB, builds the target and applies the difference as a patch.
+/// The rendered `<resources>` with the admin's meta attributes of each live
+/// resource that is still there carried over (in its live set, whose id it keeps).
+fn with_admin_meta(rendered: &str, r_res: Node, live: &str, l_res: Option<Node>) -> String {
+    let base = r_res.range().start;
+    let mut out = rendered[r_res.range()].to_string();
+    let Some(l_res) = l_res else { return out };
+    let mut inserts: Vec<(usize, String)> = Vec::new();
+    for res in l_res.descendants().filter(|n| {
+        n.is_element() && ["primitive", "group", "clone", "bundle"].contains(&n.tag_name().name())
+    }) {
+        let Some(id) = res.attribute("id") else {
+            continue;
+        };
+        let Some(target) = r_res
+            .descendants()
+            .find(|n| n.has_tag_name(res.tag_name().name()) && n.attribute("id") == Some(id))
+        else {
+            continue;
+        };
+        for set in res.children().filter(|c| c.has_tag_name("meta_attributes")) {
+            let admin: Vec<Node> = set
+                .children()
+                .filter(|n| {
+                    n.has_tag_name("nvpair")
+                        && n.attribute("name").is_some_and(|x| ADMIN_META.contains(&x))
+                })
+                .collect();
+            if admin.is_empty() {
+                continue;
+            }
+            let same = target.children().find(|c| {
+                c.has_tag_name("meta_attributes") && c.attribute("id") == set.attribute("id")
+            });
+            match same {
+                Some(tm) => {
+                    // Into the rendered set of that id, unless it names the key.
+                    let close = tm.range().end - "</meta_attributes>".len();
+                    for n in admin {
+                        let named = tm.children().any(|c| {
+                            c.has_tag_name("nvpair") && c.attribute("name") == n.attribute("name")
+                        });
+                        if !named && rendered[tm.range()].ends_with("</meta_attributes>") {
+                            inserts.push((close - base, live[n.range()].to_string()));
+                        }
+                    }
+                }
+                None => {
+                    let start = target.range().start;
+                    let after_tag = start + rendered[start..].find('>').map_or(0, |i| i + 1);
+                    let pairs: String = admin.iter().map(|n| &live[n.range()]).collect();
+                    inserts.push((
+                        after_tag - base,
+                        format!(
+                            "<meta_attributes id=\"{}\">{pairs}</meta_attributes>",
+                            set.attribute("id").unwrap_or("admin-meta")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    inserts.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    for (at, text) in inserts {
+        out.insert_str(at, &text);
+    }
+    out
+}
+
+/// A private file in a private folder: the CIB holds the fence devices' passwords.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
+}
+
+/// Reads the live CIB, builds the target and applies the difference as a patch;
+/// computed again when another write to the CIB came in between.
 pub fn update(runner: &dyn Runner, rendered: &str) -> Result<Updated, CibUpdateError> {
+    let mut attempt = 1;
+    loop {
+        match update_once(runner, rendered) {
+            Err(CibUpdateError::Patch { .. }) if attempt < ATTEMPTS => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn update_once(runner: &dyn Runner, rendered: &str) -> Result<Updated, CibUpdateError> {
     let live = runner
         .run_ok(&Cmd::new("cibadmin").arg("--query"))?
         .stdout_str();
     let Some(target) = target(&live, rendered)? else {
         return Ok(Updated::Unchanged);
     };
-    let dir = tempfile::tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("pbx-cluster-cib-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()?;
     let (lp, tp, pp) = (
         dir.path().join("live.xml"),
         dir.path().join("target.xml"),
         dir.path().join("patch.xml"),
     );
-    std::fs::write(&lp, &live)?;
-    std::fs::write(&tp, &target)?;
-    // crm_diff exits 1 when it found differences: its output is the answer.
+    write_private(&lp, live.as_bytes())?;
+    write_private(&tp, target.as_bytes())?;
+    // crm_diff exits 0 when the two are the same, 1 with a patch on stdout.
     let diff = runner.run(
         &Cmd::new("crm_diff")
             .arg("--original")
@@ -259,11 +386,18 @@ pub fn update(runner: &dyn Runner, rendered: &str) -> Result<Updated, CibUpdateE
             .arg("--new")
             .arg(tp.display().to_string()),
     )?;
-    let patch = diff.stdout_str();
-    if patch.trim().is_empty() {
-        return Ok(Updated::Unchanged);
+    match diff.code {
+        Some(0) => return Ok(Updated::Unchanged),
+        Some(1) => {}
+        code => {
+            return Err(CibUpdateError::Diff {
+                code,
+                stderr: crate::exec::stderr_tail(&diff.stderr),
+            });
+        }
     }
-    std::fs::write(&pp, &patch)?;
+    let patch = diff.stdout_str();
+    write_private(&pp, patch.as_bytes())?;
     let out = runner.run(
         &Cmd::new("cibadmin")
             .args(["--patch", "--xml-file"])
@@ -276,4 +410,54 @@ pub fn update(runner: &dyn Runner, rendered: &str) -> Result<Updated, CibUpdateE
         });
     }
     Ok(Updated::Patched { patch })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RENDERED: &str = r#"<cib admin_epoch="1" epoch="1" num_updates="0"><configuration><crm_config><cluster_property_set id="cib-bootstrap-options"><nvpair id="o-a" name="a" value="1"/></cluster_property_set></crm_config><nodes/><resources><clone id="c"><meta_attributes id="c-meta"><nvpair id="c-meta-notify" name="notify" value="true"/></meta_attributes><primitive id="p" class="ocf" provider="x" type="y"/></clone></resources><constraints/><rsc_defaults><meta_attributes id="rsc-defaults-options"/></rsc_defaults></configuration><status/></cib>"#;
+
+    #[test]
+    fn a_fresh_cluster_gets_everything_with_a_newer_epoch() {
+        // A new cluster's CIB: empty sections, no rsc_defaults at all.
+        let live = r#"<cib admin_epoch="0" epoch="5" num_updates="17" have-quorum="1"><configuration><crm_config/><nodes><node id="1" uname="a"/></nodes><resources/><constraints/></configuration><status/></cib>"#;
+        let t = target(live, RENDERED).unwrap().expect("a difference");
+        let d = Document::parse(&t).unwrap();
+        let root = d.root_element();
+        assert_eq!(root.attribute("epoch"), Some("6"));
+        assert_eq!(root.attribute("num_updates"), Some("0"));
+        assert_eq!(
+            root.attribute("admin_epoch"),
+            Some("0"),
+            "admin_epoch stays"
+        );
+        assert!(d.descendants().any(|n| n.attribute("id") == Some("p")));
+        assert!(
+            d.descendants()
+                .any(|n| n.attribute("id") == Some("rsc-defaults-options"))
+        );
+        assert!(d.descendants().any(|n| n.attribute("uname") == Some("a")));
+        // Applied, nothing is left to do.
+        assert_eq!(target(&t, RENDERED).unwrap(), None);
+    }
+
+    #[test]
+    fn an_admins_meta_attribute_joins_the_rendered_set_of_the_same_id() {
+        let live = RENDERED.replace(
+            r#"<nvpair id="c-meta-notify" name="notify" value="true"/>"#,
+            r#"<nvpair id="c-meta-notify" name="notify" value="true"/><nvpair id="c-meta-is-managed" name="is-managed" value="false"/>"#,
+        );
+        // Only the admin's key differs from the rendered CIB: nothing to do.
+        assert_eq!(target(&live, RENDERED).unwrap(), None);
+        let changed = RENDERED.replace(r#"name="a" value="1""#, r#"name="a" value="2""#);
+        let t = target(&live, &changed).unwrap().expect("a difference");
+        let d = Document::parse(&t).unwrap();
+        let set = d
+            .descendants()
+            .find(|n| n.attribute("id") == Some("c-meta"))
+            .unwrap();
+        let names: Vec<&str> = set.children().filter_map(|n| n.attribute("name")).collect();
+        assert_eq!(names, ["notify", "is-managed"], "one set, no duplicate id");
+    }
 }
