@@ -142,9 +142,11 @@ impl Vm {
     }
 
     pub fn start(&mut self, ns: &str, accel: Accel, loadvm: Option<&str>) -> Result<(), Error> {
-        if self.proc.is_some() {
+        if self.proc.as_mut().is_some_and(Group::running) {
             return Err(Error::Lab(format!("{} is already running", self.spec.name)));
         }
+        // A QEMU the lab's power switch killed: reap it before the next boot.
+        self.proc = None;
         let _ = std::fs::remove_file(&self.spec.monitor);
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns, "qemu-system-x86_64"])
