@@ -160,38 +160,34 @@ pub fn target(live: &str, rendered: &str) -> Result<Option<String>, CibUpdateErr
         &mut edits,
     );
 
-    let mut constraints = String::from("<constraints>");
-    if let Some(c) = child(rc, "constraints") {
-        for n in c.children().filter(|n| n.is_element()) {
-            constraints.push_str(text(n));
+    // The rendered children, then the live ones the cluster or an admin owns.
+    let merged = |name: &str, keep: &dyn Fn(&Node) -> bool| {
+        let mut out = format!("<{name}>");
+        if let Some(r) = child(rc, name) {
+            for n in r.children().filter(|n| n.is_element()) {
+                out.push_str(text(n));
+            }
         }
-    }
-    if let Some(c) = child(lc, "constraints") {
-        for n in c
-            .children()
-            .filter(|n| n.is_element() && is_runtime_constraint(n))
-        {
-            constraints.push_str(&live[n.range()]);
+        if let Some(l) = child(lc, name) {
+            for n in l.children().filter(|n| n.is_element() && keep(n)) {
+                out.push_str(&live[n.range()]);
+            }
         }
-    }
-    constraints.push_str("</constraints>");
-    section("constraints", constraints, &mut edits);
-    let mut defaults = String::from("<rsc_defaults>");
-    if let Some(d) = child(rc, "rsc_defaults") {
-        for n in d.children().filter(|n| n.is_element()) {
-            defaults.push_str(text(n));
-        }
-    }
-    if let Some(d) = child(lc, "rsc_defaults") {
-        for n in d
-            .children()
-            .filter(|n| n.is_element() && n.attribute("id") != Some(DEFAULTS_SET))
-        {
-            defaults.push_str(&live[n.range()]);
-        }
-    }
-    defaults.push_str("</rsc_defaults>");
-    section("rsc_defaults", defaults, &mut edits);
+        out.push_str(&format!("</{name}>"));
+        out
+    };
+    section(
+        "constraints",
+        merged("constraints", &is_runtime_constraint),
+        &mut edits,
+    );
+    section(
+        "rsc_defaults",
+        merged("rsc_defaults", &|n: &Node| {
+            n.attribute("id") != Some(DEFAULTS_SET)
+        }),
+        &mut edits,
+    );
 
     let mut out = live.to_string();
     edits.sort_by_key(|(r, _)| std::cmp::Reverse(r.start));
