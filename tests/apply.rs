@@ -993,11 +993,8 @@ fn reloads(p: &plan::Plan) -> Vec<String> {
         .collect()
 }
 
-fn changed_plan(name: &str, edit: impl Fn(&str) -> String, active: &[&str]) -> plan::Plan {
-    let before = model(name);
-    let node = before.nodes[0].name.clone();
-    let old = render::render_node(&before, &node).unwrap();
-    let st = running_node(&old, active);
+/// The shipped profile `name` after `edit`.
+fn edited_model(name: &str, edit: impl Fn(&str) -> String) -> Model {
     let src = edit(&std::fs::read_to_string(profile(name)).unwrap());
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
@@ -1005,9 +1002,17 @@ fn changed_plan(name: &str, edit: impl Fn(&str) -> String, active: &[&str]) -> p
         dir.path().join("seed.secret"),
     )
     .unwrap();
-    let after = profile::parse(&src, std::path::Path::new("p.toml"), dir.path())
+    profile::parse(&src, std::path::Path::new("p.toml"), dir.path())
         .unwrap()
-        .model;
+        .model
+}
+
+fn changed_plan(name: &str, edit: impl Fn(&str) -> String, active: &[&str]) -> plan::Plan {
+    let before = model(name);
+    let node = before.nodes[0].name.clone();
+    let old = render::render_node(&before, &node).unwrap();
+    let st = running_node(&old, active);
+    let after = edited_model(name, edit);
     let new = render::render_node(&after, &node).unwrap();
     plan::build(&after, &new, &st, plan::Options::default()).unwrap()
 }
@@ -1091,20 +1096,10 @@ fn a_changed_cib_is_patched_into_the_live_one_where_pacemaker_runs() {
 fn a_patch_that_did_not_happen_is_planned_again_though_the_file_is_current() {
     // cib.xml was written by an earlier apply whose patch failed: the file is
     // current, the live CIB is not.
-    let before = model("seed-pacemaker");
-    let old = render::render_node(&before, "cl01").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        root().join("profiles/seed.secret"),
-        dir.path().join("seed.secret"),
-    )
-    .unwrap();
-    let src = std::fs::read_to_string(profile("seed-pacemaker"))
-        .unwrap()
-        .replace("auto-failback = true", "auto-failback = false");
-    let after = profile::parse(&src, std::path::Path::new("p.toml"), dir.path())
-        .unwrap()
-        .model;
+    let old = render::render_node(&model("seed-pacemaker"), "cl01").unwrap();
+    let after = edited_model("seed-pacemaker", |s| {
+        s.replace("auto-failback = true", "auto-failback = false")
+    });
     let new = render::render_node(&after, "cl01").unwrap();
     let mut st = running_node(&new, &["corosync", "pacemaker"]);
     st.live_cib = old
