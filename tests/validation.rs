@@ -936,3 +936,22 @@ fn a_drbd_answer_wait_that_leaves_no_room_for_a_keep_alive_names_the_wait() {
         "{line}"
     );
 }
+
+#[test]
+fn load_balanced_mode_needs_a_fence_device() {
+    let src = lb_base();
+    let start = src.find("[fencing]").unwrap();
+    let end = src.find("[load-balancing]").unwrap();
+    let unfenced = format!(
+        "{}[fencing]\nagent = \"none\"\n\n{}",
+        &src[..start],
+        &src[end..]
+    );
+    expect_error(
+        unfenced.clone(),
+        "fencing.agent: load-balanced mode mounts a cluster filesystem on both nodes",
+    );
+    // The error replaces the NO FENCING warning instead of repeating it.
+    let (_, out) = lines(&unfenced);
+    assert!(!out.contains("NO FENCING"), "{out}");
+}

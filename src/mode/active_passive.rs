@@ -36,6 +36,11 @@ impl Home for ActivePassive {
         false
     }
 
+    fn needs_fencing(&self) -> Option<&'static str> {
+        // Without fencing the survivor still takes over (with a warning).
+        None
+    }
+
     fn storage_rules(&self, storage: &Storage) -> Vec<Diagnostic> {
         let mut out = Vec::new();
         if storage.filesystem == Filesystem::Ocfs2 {

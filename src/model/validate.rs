@@ -173,6 +173,8 @@ pub struct Homes {
     pub fences_through: fn(Engine) -> FenceInterface,
     /// Whether the mode balances load (and so needs [load-balancing]).
     pub balances: fn(Mode) -> bool,
+    /// Why the mode needs a fence device (None: it runs without one).
+    pub needs_fencing: fn(Mode) -> Option<&'static str>,
     /// What the mode asks of the replicated storage.
     pub storage_rules: fn(Mode, &Storage) -> Vec<Diagnostic>,
 }
@@ -243,6 +245,16 @@ fn build_inner(raw: &RawProfile, homes: &Homes, c: &mut Checker) -> Option<Model
     let services = build_services(&raw.resources.services, c);
     let fence = engine.map(homes.fences_through);
     let fencing = build_fencing(&raw.fencing, fence, distro, &raw.node, c);
+    if let (Some(Fencing::None), Some(why)) = (&fencing, mode.and_then(homes.needs_fencing)) {
+        // The mode's error replaces build_fencing's warning about the same key.
+        c.out
+            .retain(|d| !(d.field == "fencing.agent" && d.severity == Severity::Warning));
+        c.err(
+            "fencing.agent",
+            why,
+            "configure the fence device of each node: agent = \"fence_ipmilan\" with [fencing.nodes.NAME] (Pacemaker), or heartbeat-plugin and heartbeat-args (Heartbeat)",
+        );
+    }
     let load_balancing = build_load_balancing(
         raw,
         mode.map(homes.balances),

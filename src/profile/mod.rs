@@ -96,6 +96,7 @@ fn read_bounded(path: &Path) -> std::result::Result<Vec<u8>, Read> {
 const HOMES: validate::Homes = validate::Homes {
     fences_through: |e| crate::engine::home(e).fences_through(),
     balances: |m| crate::mode::home(m).balances(),
+    needs_fencing: |m| crate::mode::home(m).needs_fencing(),
     storage_rules: |m, s| crate::mode::home(m).storage_rules(s),
 };
 
