@@ -1141,3 +1141,34 @@ fn apply_on_a_running_cluster_leaves_the_engines_services_running() {
         p.steps.iter().map(|s| &s.summary).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn load_balanced_nodes_load_ipvs_before_its_settings_and_put_the_virtual_ip_on_lo() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim::default()));
+    let run = apply_on(&model("loadbalanced"), "cl01", &sim, root.path());
+    run.result.unwrap();
+    // net.ipv4.vs.* exist only once ip_vs is loaded.
+    let modules = index(&run.lines, "systemctl restart systemd-modules-load.service");
+    let lvs = index(
+        &run.lines,
+        "sysctl -q -p /etc/sysctl.d/60-pbx-cluster-lvs.conf",
+    );
+    assert!(modules < lvs, "{:#?}", run.lines);
+    assert!(
+        run.lines
+            .iter()
+            .any(|l| l == "systemctl enable --now pbx-cluster-vip-on-lo"),
+        "{:#?}",
+        run.lines
+    );
+    let unit = std::fs::read_to_string(
+        root.path()
+            .join("etc/systemd/system/pbx-cluster-vip-on-lo.service"),
+    )
+    .unwrap();
+    assert!(
+        unit.contains("address replace 192.168.178.5/32 dev lo"),
+        "{unit}"
+    );
+}

@@ -26,12 +26,9 @@ impl Home for Heartbeat {
     }
 
     fn balanced_services_at_boot(&self) -> bool {
+        // haresources holds only the director; the rest starts at boot, after the
+        // shared filesystem (mode::load_balanced::SHARED_MOUNT).
         true
-    }
-
-    fn balanced_boot_enable(&self) -> &'static [&'static str] {
-        // Mounts the OCFS2 volume at boot; no resource manager does it.
-        &["ocfs2"]
     }
 
     fn files(&self, model: &Model) -> Vec<FileSpec> {

@@ -14,6 +14,10 @@ use serde::Serialize;
 
 use crate::model::{Engine, FenceInterface, Model, Node};
 
+/// Where unit files and drop-ins go; a change under it needs
+/// `systemctl daemon-reload`.
+pub const SYSTEMD_UNITS: &str = "/etc/systemd/system";
+
 /// Where a rendered file's bytes come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -83,8 +87,6 @@ pub trait Home: Sync {
     /// Load-balanced mode: whether the balanced services (all but the database)
     /// start at boot (Heartbeat) or the engine runs them as clones (Pacemaker).
     fn balanced_services_at_boot(&self) -> bool;
-    /// Load-balanced mode: extra units the engine needs at boot for OCFS2.
-    fn balanced_boot_enable(&self) -> &'static [&'static str];
     /// The engine's own files (the same on both nodes).
     fn files(&self, model: &Model) -> Vec<FileSpec>;
     /// DRBD's fencing policy and handlers, None when the engine fences nothing.

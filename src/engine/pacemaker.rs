@@ -44,10 +44,6 @@ impl Home for Pacemaker {
         false
     }
 
-    fn balanced_boot_enable(&self) -> &'static [&'static str] {
-        &[]
-    }
-
     fn files(&self, model: &Model) -> Vec<FileSpec> {
         vec![
             FileSpec::template(

@@ -5,13 +5,19 @@ use super::Home;
 use std::path::Path;
 
 use crate::diagnostics::{Diagnostic, Severity};
-use crate::engine::{FileSpec, Source};
+use crate::engine::{FileSpec, SYSTEMD_UNITS, Source};
 use crate::model::{Filesystem, Model, Protocol, Storage};
 
 /// Name of DUNDi's key pair under /var/lib/asterisk/keys (dundi.conf inkey/outkey).
 pub const DUNDI_KEY: &str = "pbx-cluster-dundi";
 
 pub struct LoadBalanced;
+
+/// The unit that puts the virtual IP on lo (direct routing, on both nodes).
+pub const VIP_ON_LO: &str = "pbx-cluster-vip-on-lo";
+/// The unit that mounts the shared filesystem at boot where no resource manager
+/// does (Heartbeat moves only the director).
+pub const SHARED_MOUNT: &str = "pbx-cluster-shared";
 
 /// The services that stay single-instance in load-balanced mode: the database
 /// cannot run on both nodes over one data directory, so it moves with the director.
@@ -29,8 +35,10 @@ impl Home for LoadBalanced {
     }
 
     fn boot_enable(&self, model: &Model) -> Vec<&'static str> {
-        let mut u = vec!["o2cb"];
-        u.extend(model.engine_home().balanced_boot_enable());
+        let mut u = vec!["o2cb", VIP_ON_LO];
+        if model.engine_home().balanced_services_at_boot() {
+            u.push(SHARED_MOUNT);
+        }
         u
     }
 
@@ -43,9 +51,9 @@ impl Home for LoadBalanced {
         !is_database(service) && model.engine_home().balanced_services_at_boot()
     }
 
-    fn files(&self, _model: &Model) -> Vec<FileSpec> {
+    fn files(&self, model: &Model) -> Vec<FileSpec> {
         let key = format!("/var/lib/asterisk/keys/{DUNDI_KEY}");
-        vec![
+        let mut files = vec![
             FileSpec::template("lb/ldirectord.cf.j2", "/etc/ha.d/ldirectord.cf", 0o644),
             FileSpec::template("lb/cluster.conf.j2", "/etc/ocfs2/cluster.conf", 0o644),
             FileSpec::template("lb/dundi.conf.j2", "/etc/asterisk/dundi.conf", 0o640)
@@ -69,7 +77,27 @@ impl Home for LoadBalanced {
                 "/etc/sysctl.d/60-pbx-cluster-lvs.conf",
                 0o644,
             ),
-        ]
+            FileSpec::template(
+                "lb/modules-load.conf.j2",
+                "/etc/modules-load.d/pbx-cluster-lvs.conf",
+                0o644,
+            ),
+            FileSpec::template(
+                "lb/vip-lo.service.j2",
+                &format!("{SYSTEMD_UNITS}/{VIP_ON_LO}.service"),
+                0o644,
+            ),
+            FileSpec::template("lb/o2cb.default.j2", "/etc/default/o2cb", 0o644),
+        ];
+        if model.engine_home().balanced_services_at_boot() {
+            // Services that start at boot need the shared folders at boot.
+            files.push(FileSpec::template(
+                "lb/shared.service.j2",
+                &format!("{SYSTEMD_UNITS}/{SHARED_MOUNT}.service"),
+                0o644,
+            ));
+        }
+        files
     }
 
     fn balances(&self) -> bool {

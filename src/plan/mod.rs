@@ -443,20 +443,35 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         ));
     }
 
-    // Kernel settings take effect now, not only at the next boot.
-    let sysctl: Vec<Cmd> = steps
-        .iter()
-        .filter_map(|s| match &s.action {
-            Action::WriteFile { path, .. } if path.starts_with("/etc/sysctl.d/") => {
-                Some(Cmd::new("sysctl").args(["-q", "-p", path]))
-            }
-            _ => None,
-        })
-        .collect();
+    // Kernel modules and settings take effect now, not only at the next boot; the
+    // modules first, since some settings (net.ipv4.vs.*) exist only once loaded.
+    let written = |prefix: &str| {
+        steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                Action::WriteFile { path, .. } if path.starts_with(prefix) => Some(path.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut sysctl: Vec<Cmd> = Vec::new();
+    let modules = !written("/etc/modules-load.d/").is_empty();
+    if modules {
+        sysctl.push(Cmd::new("systemctl").args(["restart", "systemd-modules-load.service"]));
+    }
+    sysctl.extend(
+        written("/etc/sysctl.d/")
+            .iter()
+            .map(|path| Cmd::new("sysctl").args(["-q", "-p", path])),
+    );
     if !sysctl.is_empty() {
         steps.push(run(
             Phase::Files,
-            "apply the changed kernel settings",
+            if modules {
+                "load the listed kernel modules and apply the changed kernel settings"
+            } else {
+                "apply the changed kernel settings"
+            },
             sysctl,
         ));
     }

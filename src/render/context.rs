@@ -140,8 +140,18 @@ pub struct LbCtx {
     pub check_interval: u64,
     pub check_timeout: u64,
     pub services: Vec<LbServiceCtx>,
-    /// Real servers of this node's ldirectord (streamline setup).
+    /// Real servers of ldirectord: both nodes, whichever is the director.
     pub real_servers: Vec<String>,
+    /// The group's services that start at boot on both nodes (not the database).
+    pub boot_services: Vec<String>,
+    /// o2cb's heartbeat threshold and what it means: a peer is dead after
+    /// (threshold - 1) x 2 s.
+    pub o2cb_threshold: u64,
+    pub o2hb_dead_s: u64,
+    /// DRBD's time to notice a dead peer (ping-int + ping-timeout), whole seconds.
+    pub drbd_detect_s: u64,
+    /// o2net's idle timeout, ms.
+    pub o2net_idle_ms: u128,
     pub ocfs2_cluster: String,
     pub ocfs2_port: u16,
     pub dundi_context: String,
@@ -191,6 +201,20 @@ fn hb_duration(d: std::time::Duration) -> String {
 /// keep-alive interval as drbd.conf(5) requires.
 fn drbd_timeout_tenths(ping_interval: std::time::Duration) -> u128 {
     (ping_interval.as_millis() / 100 - 1).min(60)
+}
+
+/// Whole seconds DRBD takes to drop a dead peer.
+fn drbd_detect_s(s: &crate::model::Storage) -> u64 {
+    s.peer_loss_detection().as_secs_f64().ceil() as u64
+}
+
+/// o2cb's heartbeat threshold: its dead time, (threshold - 1) x 2 s, must cover
+/// DRBD dropping the dead peer and the fence of the peer (the deadtime), during
+/// which the survivor's own heartbeat writes are held; shorter, the survivor
+/// fences itself (measured: the lab notes, load-balanced.md). 7 is o2cb's minimum.
+fn o2cb_threshold(drbd_detect_s: u64, deadtime: std::time::Duration) -> u64 {
+    let needed = drbd_detect_s + deadtime.as_secs_f64().ceil() as u64;
+    (needed.div_ceil(2) + 1).max(7)
 }
 
 fn dundi_eid(cluster: &str, node: &str) -> String {
@@ -339,16 +363,24 @@ pub fn build(model: &Model, node: &Node) -> Context {
                 },
             })
             .collect(),
-        // Streamline: the preferred node balances over both; the other only over itself.
-        real_servers: if node.preferred {
-            model
-                .nodes
-                .iter()
-                .map(|n| n.frontend.address.to_string())
-                .collect()
-        } else {
-            vec![node.frontend.address.to_string()]
-        },
+        // Streamline: the director balances over both nodes, whichever node it is
+        // (after a failover without auto-failback the other node stays director);
+        // the health check takes a dead node out.
+        real_servers: model
+            .nodes
+            .iter()
+            .map(|n| n.frontend.address.to_string())
+            .collect(),
+        boot_services: model
+            .services
+            .iter()
+            .filter(|svc| model.mode_home().service_at_boot(model, svc))
+            .cloned()
+            .collect(),
+        o2cb_threshold: o2cb_threshold(drbd_detect_s(s), m.deadtime),
+        o2hb_dead_s: (o2cb_threshold(drbd_detect_s(s), m.deadtime) - 1) * 2,
+        drbd_detect_s: drbd_detect_s(s),
+        o2net_idle_ms: m.deadtime.as_millis().max(10_000),
         ocfs2_cluster: lb.ocfs2_cluster.clone(),
         ocfs2_port: lb.ocfs2_port,
         dundi_context: lb.dundi_context.clone(),
@@ -482,6 +514,20 @@ mod tests {
         assert_eq!(drbd_timeout_tenths(Duration::from_secs(2)), 19);
         assert_eq!(drbd_timeout_tenths(Duration::from_secs(10)), 60);
         assert_eq!(drbd_timeout_tenths(Duration::from_secs(120)), 60);
+    }
+
+    #[test]
+    fn o2cb_outlasts_drbd_and_the_fence() {
+        use std::time::Duration;
+        for (detect, dead) in [(7, 10), (2, 1), (11, 30), (3, 4)] {
+            let t = o2cb_threshold(detect, Duration::from_secs(dead));
+            assert!(t >= 7, "{t}");
+            assert!((t - 1) * 2 >= detect + dead, "{detect} {dead} -> {t}");
+            assert!(
+                (t - 1) * 2 <= (detect + dead).max(12) + 1,
+                "no longer than needed"
+            );
+        }
     }
 
     #[test]

@@ -230,16 +230,15 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
     })
 }
 
-/// Which services leave the boot sequence (the engine starts them) and which
-/// units start at boot. In load-balanced mode only the director moves; the rest
-/// runs on both nodes from boot, as in the reference design.
-/// Where drop-ins go; a change under it needs `systemctl daemon-reload`.
-pub const SYSTEMD_UNITS: &str = "/etc/systemd/system";
+pub use crate::engine::SYSTEMD_UNITS;
 
 /// Boot-time units that bind this node's own addresses, so they get a drop-in
 /// that waits for them (see runtime::addresses).
 const NEEDS_ADDRESSES: &[&str] = &["drbd", "heartbeat", "corosync", "o2cb"];
 
+/// Which services leave the boot sequence (the engine starts them) and which
+/// units start at boot. In load-balanced mode only the director moves; the rest
+/// runs on both nodes from boot, as in the reference design.
 pub fn boot_changes(model: &Model) -> BootChanges {
     let (engine, mode) = (model.engine_home(), model.mode_home());
     let mut disable: Vec<String> = Vec::new();

@@ -69,6 +69,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/lb/dundi.conf.j2"),
     ),
     (
+        "lb/vip-lo.service.j2",
+        include_str!("../../templates/lb/vip-lo.service.j2"),
+    ),
+    (
+        "lb/modules-load.conf.j2",
+        include_str!("../../templates/lb/modules-load.conf.j2"),
+    ),
+    (
+        "lb/o2cb.default.j2",
+        include_str!("../../templates/lb/o2cb.default.j2"),
+    ),
+    (
+        "lb/shared.service.j2",
+        include_str!("../../templates/lb/shared.service.j2"),
+    ),
+    (
         "sysctl/lvs.conf.j2",
         include_str!("../../templates/sysctl/lvs.conf.j2"),
     ),
