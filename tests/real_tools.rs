@@ -82,11 +82,7 @@ fn crm_verify_accepts_every_pacemaker_cib() {
         dir.path().join("seed.secret"),
     )
     .unwrap();
-    // The shipped load-balanced profile runs Heartbeat; check its Pacemaker form too.
-    let lb = std::fs::read_to_string(profile("loadbalanced"))
-        .unwrap()
-        .replace("engine = \"heartbeat\"", "engine = \"pacemaker\"");
-    std::fs::write(dir.path().join("lb-pacemaker.toml"), lb).unwrap();
+    lb_pacemaker(dir.path());
     let mut checked = 0;
     for p in [
         profile("seed-pacemaker"),
@@ -104,6 +100,111 @@ fn crm_verify_accepts_every_pacemaker_cib() {
         }
     }
     assert_eq!(checked, 10);
+}
+
+/// The shipped load-balanced profile runs Heartbeat; its Pacemaker form (fence
+/// parameters instead of STONITH plugin arguments), written to dir/lb-pacemaker.toml
+/// beside a copy of the secret.
+fn lb_pacemaker(dir: &Path) -> std::path::PathBuf {
+    if !dir.join("seed.secret").exists() {
+        std::fs::copy(root().join("profiles/seed.secret"), dir.join("seed.secret")).unwrap();
+    }
+    let lb = std::fs::read_to_string(profile("loadbalanced"))
+        .unwrap()
+        .replace("engine = \"heartbeat\"", "engine = \"pacemaker\"")
+        .replace("heartbeat-plugin = \"external/ipmi\"\n", "")
+        .replace(
+            "heartbeat-args = [\"cl01\", \"192.168.178.13\", \"admin\", \"change-me\", \"lanplus\"]",
+            "params = { ip = \"192.168.178.13\", username = \"admin\", password = \"change-me\" }",
+        )
+        .replace(
+            "heartbeat-args = [\"cl02\", \"192.168.178.14\", \"admin\", \"change-me\", \"lanplus\"]",
+            "params = { ip = \"192.168.178.14\", username = \"admin\", password = \"change-me\" }",
+        );
+    let path = dir.join("lb-pacemaker.toml");
+    std::fs::write(&path, lb).unwrap();
+    path
+}
+
+/// What Pacemaker's scheduler does with `cib` when `online` nodes are members and
+/// DRBD may be promoted on them (crm_simulate, no cluster needed).
+fn simulate(cib: &Path, online: &[&str]) -> String {
+    let tool = require_tool("crm_simulate", "pacemaker-cli-utils");
+    let xml = std::fs::read_to_string(cib).unwrap();
+    let drbd_score = "master-drbd-r0";
+    let ids = [("1", "cl01"), ("2", "cl02")];
+    let nodes: String = ids
+        .iter()
+        .map(|(i, u)| format!("<node id=\"{i}\" uname=\"{u}\"/>"))
+        .collect();
+    let states: String = ids
+        .iter()
+        .map(|(i, u)| {
+            let up = online.contains(u);
+            format!(
+                "<node_state id=\"{i}\" uname=\"{u}\" in_ccm=\"{up}\" crmd=\"{}\" join=\"{}\" expected=\"{}\"><transient_attributes id=\"{i}\"><instance_attributes id=\"status-{i}\"><nvpair id=\"status-{i}-m\" name=\"{drbd_score}\" value=\"10000\"/></instance_attributes></transient_attributes></node_state>",
+                if up { "online" } else { "offline" },
+                if up { "member" } else { "down" },
+                if up { "member" } else { "down" },
+            )
+        })
+        .collect();
+    assert!(
+        xml.contains("<nodes/>") && xml.contains("<status/>"),
+        "{xml}"
+    );
+    let xml = xml
+        .replacen("<cib ", "<cib have-quorum=\"1\" ", 1)
+        .replace("<nodes/>", &format!("<nodes>{nodes}</nodes>"))
+        .replace("<status/>", &format!("<status>{states}</status>"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cib.xml");
+    std::fs::write(&path, xml).unwrap();
+    let o = Command::new(tool)
+        .arg("--xml-file")
+        .arg(&path)
+        .arg("--simulate")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+#[test]
+fn load_balanced_cib_places_storage_and_services_on_both_and_the_director_on_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = render_all(&lb_pacemaker(dir.path()));
+    let cib = out.path().join("cl01/etc/pbx-cluster/cib.xml");
+    let both = simulate(&cib, &["cl01", "cl02"]);
+    let revised = &both[both.find("Revised Cluster Status").unwrap()..];
+    for want in [
+        "Promoted: [ cl01 cl02 ]",
+        "storage-clone [storage-group]:\n      * Started: [ cl01 cl02 ]",
+        "services-clone [services-group]:\n      * Started: [ cl01 cl02 ]",
+        "vip\t(ocf:heartbeat:IPaddr2):\t Started cl01",
+        "ldirectord\t(ocf:heartbeat:ldirectord):\t Started cl01",
+        "svc-mysql\t(systemd:mysql):\t Started cl01",
+    ] {
+        assert!(revised.contains(want), "no `{want}` in:\n{both}");
+    }
+    // At a cold start the database comes up before the Asterisks that write to it,
+    // and the filesystem before both.
+    let at = |needle: &str| {
+        both.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{both}"))
+    };
+    assert!(at("fs-r0:1         start on cl02") < at("svc-mysql       start on cl01"));
+    assert!(at("svc-mysql       start on cl01") < at("svc-asterisk:1  start on cl02"));
+    // The preferred node dead: the director moves, the survivor keeps serving.
+    let one = simulate(&cib, &["cl02"]);
+    let revised = &one[one.find("Revised Cluster Status").unwrap()..];
+    for want in [
+        "services-clone [services-group]:\n      * Started: [ cl02 ]",
+        "vip\t(ocf:heartbeat:IPaddr2):\t Started cl02",
+        "svc-mysql\t(systemd:mysql):\t Started cl02",
+    ] {
+        assert!(revised.contains(want), "no `{want}` in:\n{one}");
+    }
 }
 
 #[test]

@@ -6,6 +6,11 @@
 //! ordered after its promotion. auto_failback becomes a location preference for the
 //! preferred node that outweighs stickiness; without it, stickiness keeps the group
 //! where it is.
+//!
+//! Shape (load-balanced): DRBD promoted on both; a storage clone (OCFS2, drbdlinks)
+//! after the promotion; the director group (IPaddr2, ldirectord, the database) on
+//! one node and a services clone (Asterisk and the rest) on both, each after the
+//! storage; the director before the services only at a cold start (Optional).
 
 use crate::engine::pacemaker::drbd_clone_id;
 use crate::mode::load_balanced::is_database;
@@ -187,6 +192,8 @@ pub struct Order {
     pub first: String,
     pub first_action: String,
     pub then: String,
+    /// "Mandatory", or "Optional": applies only when both start in one transition.
+    pub kind: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
@@ -269,6 +276,24 @@ impl Cib {
             first: drbd_clone.into(),
             first_action: "promote".into(),
             then: rsc.into(),
+            kind: "Mandatory",
+        });
+    }
+
+    /// `rsc` runs only where the shared storage is mounted, and starts after it.
+    pub fn after_storage(&mut self, rsc: &str, storage: &str) {
+        self.colocations.push(Colocation {
+            id: format!("{rsc}-with-{storage}"),
+            rsc: rsc.into(),
+            with: storage.into(),
+            with_role: None,
+        });
+        self.orders.push(Order {
+            id: format!("{storage}-before-{rsc}"),
+            first: storage.into(),
+            first_action: "start".into(),
+            then: rsc.into(),
+            kind: "Mandatory",
         });
     }
 
@@ -360,33 +385,32 @@ pub fn from_model(model: &Model) -> Cib {
             cib.prefer("pbx-group", &preferred.name, failback);
         }
         Some(_) => {
-            // Both nodes primary; OCFS2, the links and the balanced services on both.
+            // Both nodes Primary. Three parts: the shared storage (OCFS2 and the
+            // links) as a clone on both; the director (virtual IP, ldirectord and
+            // the one database) on one node, after the storage its data lives on;
+            // the other services as a clone on both, after the storage.
             let drbd = cib.add_drbd(&s.resource, 2);
-            let mut shared = vec![fs];
+            let mut storage = vec![fs];
             if !s.links.is_empty() {
-                shared.push(Primitive::drbdlinks("drbdlinks"));
+                storage.push(Primitive::drbdlinks("drbdlinks"));
             }
-            shared.extend(
-                model
-                    .services
-                    .iter()
-                    .filter(|svc| !is_database(svc))
-                    .map(|svc| Primitive::service(svc)),
-            );
-            cib.clones.push(CloneRes {
-                id: "shared-clone".into(),
-                meta: vec![
+            let interleaved = || {
+                vec![
                     ("clone-max".into(), "2".into()),
                     ("clone-node-max".into(), "1".into()),
                     ("interleave".into(), "true".into()),
-                ],
+                ]
+            };
+            cib.clones.push(CloneRes {
+                id: "storage-clone".into(),
+                meta: interleaved(),
                 primitive: None,
                 group: Some(Group {
-                    id: "shared-group".into(),
-                    members: shared,
+                    id: "storage-group".into(),
+                    members: storage,
                 }),
             });
-            cib.tie_to_drbd("shared-clone", &drbd);
+            cib.tie_to_drbd("storage-clone", &drbd);
             let mut director = vec![
                 ip,
                 Primitive::ldirectord("ldirectord", "/etc/ha.d/ldirectord.cf"),
@@ -402,18 +426,34 @@ pub fn from_model(model: &Model) -> Cib {
                 id: "director-group".into(),
                 members: director,
             });
-            cib.colocations.push(Colocation {
-                id: "director-group-with-shared-clone".into(),
-                rsc: "director-group".into(),
-                with: "shared-clone".into(),
-                with_role: None,
-            });
-            cib.orders.push(Order {
-                id: "shared-clone-before-director-group".into(),
-                first: "shared-clone".into(),
-                first_action: "start".into(),
-                then: "director-group".into(),
-            });
+            cib.after_storage("director-group", "storage-clone");
+            let served: Vec<Primitive> = model
+                .services
+                .iter()
+                .filter(|svc| !is_database(svc))
+                .map(|svc| Primitive::service(svc))
+                .collect();
+            if !served.is_empty() {
+                cib.clones.push(CloneRes {
+                    id: "services-clone".into(),
+                    meta: interleaved(),
+                    primitive: None,
+                    group: Some(Group {
+                        id: "services-group".into(),
+                        members: served,
+                    }),
+                });
+                cib.after_storage("services-clone", "storage-clone");
+                // A cold start brings the database up before Asterisk writes to it;
+                // a director that moves later restarts no service on either node.
+                cib.orders.push(Order {
+                    id: "director-group-before-services-clone".into(),
+                    first: "director-group".into(),
+                    first_action: "start".into(),
+                    then: "services-clone".into(),
+                    kind: "Optional",
+                });
+            }
             cib.prefer("director-group", &preferred.name, failback);
         }
     }
