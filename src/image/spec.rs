@@ -168,11 +168,16 @@ pub fn default_sums_name(distro: Distro) -> &'static str {
     }
 }
 
-pub fn kernel_package(distro: Distro) -> &'static str {
-    if distro.is_ubuntu() {
-        "linux-image-virtual"
-    } else {
-        "linux-image-cloud-amd64"
+/// The kernel an image boots. The small cloud/virtual flavours lack OCFS2 and DLM
+/// (CONFIG_OCFS2_FS and CONFIG_DLM unset on Debian; on Ubuntu they sit in
+/// linux-modules-extra, which linux-image-virtual does not pull in): a mode that
+/// mounts a cluster filesystem gets the generic kernel.
+pub fn kernel_package(distro: Distro, cluster_fs: bool) -> &'static str {
+    match (distro.is_ubuntu(), cluster_fs) {
+        (true, false) => "linux-image-virtual",
+        (true, true) => "linux-image-generic",
+        (false, false) => "linux-image-cloud-amd64",
+        (false, true) => "linux-image-amd64",
     }
 }
 
@@ -280,7 +285,7 @@ impl ImageSpec {
             .clone()
             .unwrap_or_else(|| default_extra_sources(distro, &mirror));
 
-        let kernel = kernel_package(distro);
+        let kernel = kernel_package(distro, model.mode_home().cluster_filesystem());
         let mut packages: Vec<String> = [
             "systemd-sysv",
             "udev",

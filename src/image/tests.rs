@@ -172,6 +172,34 @@ fn ubuntu_plan_is_the_same_code_with_ubuntu_values() {
 }
 
 #[test]
+fn load_balanced_images_boot_a_kernel_with_ocfs2_and_dlm() {
+    let lb = std::fs::read_to_string(profiles_dir().join("loadbalanced.toml")).unwrap();
+    for (distro, kernel, small) in [
+        ("ubuntu-24.04", "linux-image-generic", "linux-image-virtual"),
+        ("debian-sid", "linux-image-amd64", "linux-image-cloud-amd64"),
+    ] {
+        let src = lb.replace(
+            "distro = \"ubuntu-24.04\"",
+            &format!("distro = \"{distro}\""),
+        );
+        let model = profile::parse(&src, Path::new("lb.toml"), &profiles_dir())
+            .unwrap()
+            .model;
+        let spec = ImageSpec::resolve(&model, &opts("cl01")).unwrap();
+        assert_eq!(spec.kernel_package, kernel);
+        assert!(spec.packages.contains(&kernel.to_string()));
+        assert!(!spec.packages.contains(&small.to_string()), "{distro}");
+        // Active/passive images keep the small kernel.
+        assert_eq!(
+            ImageSpec::resolve(&model_for(distro), &opts("node1"))
+                .unwrap()
+                .kernel_package,
+            small
+        );
+    }
+}
+
+#[test]
 fn debian_releases_get_a_low_pinned_sid_source_for_asterisk() {
     for distro in ["debian-12", "debian-13"] {
         let spec = ImageSpec::resolve(&model_for(distro), &opts("node1")).unwrap();
@@ -604,7 +632,8 @@ fn distro_defaults_cover_every_distro() {
     for (_, d) in Distro::ALL {
         assert!(!spec::default_mirror(d).is_empty());
         assert!(!spec::default_components(d).is_empty());
-        assert!(spec::kernel_package(d).starts_with("linux-image-"));
+        assert!(spec::kernel_package(d, false).starts_with("linux-image-"));
+        assert!(spec::kernel_package(d, true).starts_with("linux-image-"));
     }
 }
 

@@ -36,6 +36,10 @@ impl Home for ActivePassive {
         false
     }
 
+    fn cluster_filesystem(&self) -> bool {
+        false
+    }
+
     fn needs_fencing(&self) -> Option<&'static str> {
         // Without fencing the survivor still takes over (with a warning).
         None

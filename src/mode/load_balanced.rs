@@ -104,6 +104,10 @@ impl Home for LoadBalanced {
         true
     }
 
+    fn cluster_filesystem(&self) -> bool {
+        true
+    }
+
     fn needs_fencing(&self) -> Option<&'static str> {
         Some(
             "load-balanced mode mounts a cluster filesystem on both nodes, and it freezes every write until a failed node is fenced; without a fence device the survivor never writes again (and a cut link lets both nodes write apart)",

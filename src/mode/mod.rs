@@ -26,6 +26,8 @@ pub trait Home: Sync {
     /// Whether the mode balances load: it needs the [load-balancing] table, and
     /// no other mode may have one.
     fn balances(&self) -> bool;
+    /// Whether the nodes mount a cluster filesystem (their kernel needs OCFS2/DLM).
+    fn cluster_filesystem(&self) -> bool;
     /// Why the mode cannot run without a fence device, None when it can.
     fn needs_fencing(&self) -> Option<&'static str>;
     /// What the mode asks of the replicated storage (validate reports them).
