@@ -139,6 +139,10 @@ fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
                 s.primary = false;
                 ok("")
             }
+            "drbdadm primary r0" => {
+                s.primary = true;
+                ok("")
+            }
             "umount /mnt/share" => {
                 // Busy once, as a fresh mount can be.
                 if s.umount_held || s.umount_busy {
@@ -1170,5 +1174,66 @@ fn load_balanced_nodes_load_ipvs_before_its_settings_and_put_the_virtual_ip_on_l
     assert!(
         unit.contains("address replace 192.168.178.5/32 dev lo"),
         "{unit}"
+    );
+}
+
+#[test]
+fn load_balanced_init_under_heartbeat_leaves_both_nodes_primary_and_mounts_at_boot() {
+    let m = model("loadbalanced");
+    // The preferred node of a new cluster: o2cb online before mkfs.ocfs2, and DRBD
+    // stays Primary (no engine promotes it; the shared unit mounts).
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim::default()));
+    let run = init_on(&m, "cl01", &sim, root.path());
+    run.result.unwrap();
+    let o2cb = index(&run.lines, "systemctl start o2cb");
+    assert!(o2cb < index(&run.lines, "mkfs.ocfs2"), "{:#?}", run.lines);
+    assert!(
+        !run.lines.iter().any(|l| l == "drbdadm secondary r0"),
+        "{:#?}",
+        run.lines
+    );
+    assert!(sim.lock().unwrap().primary);
+    let shared = index(&run.lines, "systemctl enable --now pbx-cluster-shared");
+    assert!(index(&run.lines, "systemctl enable --now o2cb") < shared);
+
+    // The other node: promoted once its data is UpToDate, never forced.
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim {
+        dstate: "UpToDate/UpToDate".into(),
+        metadata: true,
+        ..Sim::default()
+    }));
+    let run = init_on(&m, "cl02", &sim, root.path());
+    run.result.unwrap();
+    assert!(
+        index(&run.lines, "drbdadm primary r0")
+            < index(&run.lines, "systemctl enable --now pbx-cluster-shared")
+    );
+    assert!(
+        !run.lines
+            .iter()
+            .any(|l| l.contains("--force") && l.contains("primary"))
+    );
+
+    // Under Pacemaker the clones promote and mount: DRBD is handed over as ever.
+    let pm = edited_model("loadbalanced", |s| {
+        s.replace("engine = \"heartbeat\"", "engine = \"pacemaker\"")
+            .replace("heartbeat-plugin = \"external/ipmi\"\n", "")
+            .replace("heartbeat-args = [\"cl01\", \"192.168.178.13\", \"admin\", \"change-me\", \"lanplus\"]", "params = { ip = \"192.168.178.13\" }")
+            .replace("heartbeat-args = [\"cl02\", \"192.168.178.14\", \"admin\", \"change-me\", \"lanplus\"]", "params = { ip = \"192.168.178.14\" }")
+    });
+    let root = tempfile::tempdir().unwrap();
+    let sim = Arc::new(Mutex::new(Sim::default()));
+    let run = init_on(&pm, "cl01", &sim, root.path());
+    run.result.unwrap();
+    assert!(
+        index(&run.lines, "drbdadm secondary r0")
+            < index(&run.lines, "systemctl enable --now pacemaker")
+    );
+    assert!(
+        !run.lines.iter().any(|l| l.contains("pbx-cluster-shared")),
+        "{:#?}",
+        run.lines
     );
 }

@@ -164,7 +164,15 @@ impl Init<'_> {
         // run: while the engine is not up, nothing but init made this node primary.
         let engine_down = engine.iter().any(|s| s.phase == Phase::EngineStart);
         let (_, role) = out(self.runner, Cmd::new("drbdadm").args(["role", res]))?;
-        if engine_down && role.starts_with("Primary") {
+        if m.mode_home().primary_at_boot(m) {
+            // Dual-primary with no engine promoting: both nodes stay Primary, as
+            // every boot makes them (become-primary-on both).
+            if !role.starts_with("Primary") {
+                self.step("make this node Primary too (dual-primary)", || {
+                    self.run_ok(Cmd::new("drbdadm").args(["primary", res]))
+                })?;
+            }
+        } else if engine_down && role.starts_with("Primary") {
             self.step("hand DRBD over to the cluster engine", || {
                 let mp = self.model.storage.mount_point.display().to_string();
                 if self
@@ -234,6 +242,11 @@ impl Init<'_> {
         let dev = s.device.as_str();
         let mp = s.mount_point.display().to_string();
         self.run_ok(Cmd::new("drbdadm").args(["primary", "--force", &s.resource]))?;
+        if s.filesystem == Filesystem::Ocfs2 {
+            // mkfs.ocfs2 and the seeding mount need the o2cb cluster online (its
+            // files are written by now; the engine steps enable it for boot).
+            self.run_ok(Cmd::new("systemctl").args(["start", "o2cb"]))?;
+        }
         let mkfs = match s.filesystem {
             Filesystem::Xfs => Cmd::new("mkfs.xfs").args(["-f", "-q", dev]),
             Filesystem::Ext4 => Cmd::new("mkfs.ext4").args(["-F", "-q", dev]),

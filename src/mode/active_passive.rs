@@ -36,6 +36,11 @@ impl Home for ActivePassive {
         false
     }
 
+    fn primary_at_boot(&self, _model: &Model) -> bool {
+        // The engine promotes one node.
+        false
+    }
+
     fn cluster_filesystem(&self) -> bool {
         false
     }

@@ -104,6 +104,12 @@ impl Home for LoadBalanced {
         true
     }
 
+    fn primary_at_boot(&self, model: &Model) -> bool {
+        // Where the services start at boot, so does the storage under them
+        // (become-primary-on both, SHARED_MOUNT); otherwise the engine's clones.
+        model.engine_home().balanced_services_at_boot()
+    }
+
     fn cluster_filesystem(&self) -> bool {
         true
     }

@@ -26,6 +26,10 @@ pub trait Home: Sync {
     /// Whether the mode balances load: it needs the [load-balancing] table, and
     /// no other mode may have one.
     fn balances(&self) -> bool;
+    /// Whether DRBD is Primary on both nodes from boot, with no engine promoting it
+    /// (the shared filesystem is mounted by a unit, not by the engine): init then
+    /// leaves this node Primary instead of handing DRBD over.
+    fn primary_at_boot(&self, model: &Model) -> bool;
     /// Whether the nodes mount a cluster filesystem (their kernel needs OCFS2/DLM).
     fn cluster_filesystem(&self) -> bool;
     /// Why the mode cannot run without a fence device, None when it can.

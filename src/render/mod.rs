@@ -241,20 +241,19 @@ const NEEDS_ADDRESSES: &[&str] = &["drbd", "heartbeat", "corosync", "o2cb"];
 /// runs on both nodes from boot, as in the reference design.
 pub fn boot_changes(model: &Model) -> BootChanges {
     let (engine, mode) = (model.engine_home(), model.mode_home());
-    let mut disable: Vec<String> = Vec::new();
-    let mut enable: Vec<String> = Vec::new();
-    for svc in &model.services {
-        if mode.service_at_boot(model, svc) {
-            enable.push(svc.clone());
-        } else {
-            disable.push(svc.clone());
-        }
-    }
+    let (at_boot, moved): (Vec<String>, Vec<String>) = model
+        .services
+        .iter()
+        .cloned()
+        .partition(|svc| mode.service_at_boot(model, svc));
     let names = |units: &[&str]| units.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+    let mut disable = moved;
     disable.extend(names(engine.boot_disable()));
-    enable.extend(names(engine.boot_enable()));
     disable.extend(names(mode.boot_disable()));
+    let mut enable = names(engine.boot_enable());
     enable.extend(names(&mode.boot_enable(model)));
+    // Services that run at boot start last: after the storage they use.
+    enable.extend(at_boot);
     BootChanges { disable, enable }
 }
 
