@@ -955,3 +955,25 @@ fn load_balanced_mode_needs_a_fence_device() {
     let (_, out) = lines(&unfenced);
     assert!(!out.contains("NO FENCING"), "{out}");
 }
+
+#[test]
+fn load_balanced_mode_keeps_each_asterisks_own_state_local() {
+    let links = "links = [\"/var/spool/asterisk/voicemail\", \"/var/lib/mysql\"]";
+    assert!(lb_base().contains(links));
+    for (shared, local) in [
+        ("/var/lib/asterisk", "/var/lib/asterisk"),
+        ("/var", "/var/lib/asterisk"),
+        ("/var/log/asterisk", "/var/log/asterisk"),
+        ("/var/spool/asterisk", "/var/spool/asterisk/outgoing"),
+    ] {
+        expect_error(
+            lb_base().replace(links, &format!("links = [\"{shared}\"]")),
+            &format!(
+                "storage.links[0]: in load-balanced mode both nodes run Asterisk, and {local} must stay each node's own"
+            ),
+        );
+    }
+    // Shared data is fine: the shipped profile validates.
+    let (ok, out) = lines(&lb_base());
+    assert!(ok, "{out}");
+}

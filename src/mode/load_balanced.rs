@@ -13,6 +13,30 @@ pub const DUNDI_KEY: &str = "pbx-cluster-dundi";
 
 pub struct LoadBalanced;
 
+/// What two Asterisks must never share: a shared link that is one of these, or
+/// holds one, is refused. OCFS2 loses lines when two nodes append to one file.
+const PER_NODE: &[&str] = &[
+    "/etc/asterisk",
+    "/var/lib/asterisk",
+    "/var/log/asterisk",
+    "/var/spool/asterisk/outgoing",
+    "/var/run/asterisk",
+];
+
+fn per_node_reason(path: &str) -> &'static str {
+    match path {
+        "/etc/asterisk" => "its DUNDi identity and transports name the node",
+        "/var/lib/asterisk" => {
+            "the astdb holds this node's registrations; the DUNDi keys live there"
+        }
+        "/var/log/asterisk" => {
+            "both nodes would append to the same logs and call records, and OCFS2 loses lines then"
+        }
+        "/var/spool/asterisk/outgoing" => "both nodes would place the same call files",
+        _ => "its control socket and pid belong to the local Asterisk",
+    }
+}
+
 /// The unit that puts the virtual IP on lo (direct routing, on both nodes).
 pub const VIP_ON_LO: &str = "pbx-cluster-vip-on-lo";
 /// The unit that mounts the shared filesystem at boot where no resource manager
@@ -142,12 +166,17 @@ impl Home for LoadBalanced {
                 "set storage.protocol = \"C\"",
             ));
         }
-        if let Some(i) = s.links.iter().position(|l| l == Path::new("/etc/asterisk")) {
-            out.push(err(
-                &format!("storage.links[{i}]"),
-                "in load-balanced mode both nodes run Asterisk, each with its own DUNDi identity in /etc/asterisk".into(),
-                "keep /etc/asterisk local; share data such as /var/spool/asterisk/voicemail",
-            ));
+        for (i, link) in s.links.iter().enumerate() {
+            if let Some(local) = PER_NODE.iter().find(|p| Path::new(p).starts_with(link)) {
+                out.push(err(
+                    &format!("storage.links[{i}]"),
+                    format!(
+                        "in load-balanced mode both nodes run Asterisk, and {local} must stay each node's own ({})",
+                        per_node_reason(local)
+                    ),
+                    "share only data both nodes may read and write, such as /var/spool/asterisk/voicemail or /var/spool/asterisk/monitor",
+                ));
+            }
         }
         out
     }
