@@ -18,6 +18,25 @@ impl Engine {
     }
 }
 
+/// The cluster mode a lab runs (cluster.mode of its profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mode {
+    ActivePassive,
+    LoadBalanced,
+    /// Both, one after the other.
+    Both,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::ActivePassive => "active-passive",
+            Mode::LoadBalanced => "load-balanced",
+            Mode::Both => "both",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Accel {
     /// KVM when /dev/kvm exists and a test boot under it works, else TCG.
@@ -38,6 +57,9 @@ pub struct Args {
     /// Only this engine [default: both, or pacemaker with --quick].
     #[arg(long, value_enum)]
     pub engine: Option<Engine>,
+    /// The cluster mode [default: both, or active-passive with --quick].
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
     /// Hard-kill trials per engine.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub trials: u32,
@@ -74,6 +96,15 @@ impl Args {
         }
     }
 
+    /// The modes to run, in order (never `Both`).
+    pub fn modes(&self) -> Vec<Mode> {
+        match (self.mode, self.quick) {
+            (Some(Mode::Both), _) | (None, false) => vec![Mode::ActivePassive, Mode::LoadBalanced],
+            (Some(m), _) => vec![m],
+            (None, true) => vec![Mode::ActivePassive],
+        }
+    }
+
     /// Hard-kill trials: one in the quick subset.
     pub fn kill_trials(&self) -> u32 {
         if self.quick { 1 } else { self.trials }
@@ -103,6 +134,7 @@ mod tests {
         let a = parse(&["--quick"]);
         assert_eq!(a.engines(), vec![Engine::Pacemaker]);
         assert_eq!(a.kill_trials(), 1);
+        assert_eq!(a.modes(), vec![Mode::ActivePassive]);
         assert!(a.wants(1) && a.wants(2) && !a.wants(3) && !a.wants(8));
     }
 
@@ -116,9 +148,22 @@ mod tests {
     fn full_suite_runs_both_engines_and_all_scenarios() {
         let a = parse(&["--trials", "7", "--report", "/tmp/r"]);
         assert_eq!(a.engines(), vec![Engine::Pacemaker, Engine::Heartbeat]);
+        assert_eq!(a.modes(), vec![Mode::ActivePassive, Mode::LoadBalanced]);
         assert_eq!(a.kill_trials(), 7);
         assert!((1..=10).all(|n| a.wants(n)));
         assert_eq!(a.report, PathBuf::from("/tmp/r"));
+    }
+
+    #[test]
+    fn mode_selects_one_or_both() {
+        assert_eq!(
+            parse(&["--mode", "load-balanced"]).modes(),
+            vec![Mode::LoadBalanced]
+        );
+        assert_eq!(
+            parse(&["--quick", "--mode", "both"]).modes(),
+            vec![Mode::ActivePassive, Mode::LoadBalanced]
+        );
     }
 
     #[test]

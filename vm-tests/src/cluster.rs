@@ -33,21 +33,23 @@ pub struct Pair {
     pub logs: PathBuf,
 }
 
-pub fn specs(images: &Path, work: &Path, engine: Engine) -> Vec<VmSpec> {
+/// The two nodes' VMs; `label` names their disks and logs in `work` (the engine,
+/// prefixed by the mode when it is not active/passive).
+pub fn specs(images: &Path, work: &Path, label: &str) -> Vec<VmSpec> {
     (1..=2)
         .map(|i| VmSpec {
             name: format!("node{i}"),
             addr: format!("172.30.0.1{i}"),
             hb_addr: format!("172.31.0.1{i}"),
             image: images.join(format!("node{i}.qcow2")),
-            overlay: work.join(format!("{}-node{i}.qcow2", engine.name())),
-            drbd_disk: work.join(format!("{}-node{i}-drbd.qcow2", engine.name())),
+            overlay: work.join(format!("{label}-node{i}.qcow2")),
+            drbd_disk: work.join(format!("{label}-node{i}-drbd.qcow2")),
             tap_fe: format!("tfe{i}"),
             tap_hb: format!("thb{i}"),
             mac_fe: format!("52:54:00:30:00:1{i}"),
             mac_hb: format!("52:54:00:31:00:1{i}"),
-            serial_log: work.join(format!("{}-node{i}.serial.log", engine.name())),
-            monitor: work.join(format!("{}-node{i}.mon", engine.name())),
+            serial_log: work.join(format!("{label}-node{i}.serial.log")),
+            monitor: work.join(format!("{label}-node{i}.mon")),
             memory_mib: 1024,
         })
         .collect()
@@ -272,10 +274,11 @@ impl Pair {
     }
 
     /// Which node has the virtual IP on its frontend NIC (None: nobody; both: error).
+    /// Only eth0 counts: in load-balanced mode both nodes hold it on lo as well.
     pub fn vip_holders(&self) -> Vec<usize> {
         (0..self.vms.len())
             .filter(|&i| {
-                self.sh(i, &format!("ip -o -4 addr show | grep -qw {VIP}"))
+                self.sh(i, &format!("ip -o -4 addr show dev eth0 | grep -qw {VIP}"))
                     .success()
             })
             .collect()
@@ -434,7 +437,7 @@ mod tests {
 
     #[test]
     fn specs_follow_the_lab_profile() {
-        let s = specs(Path::new("/img"), Path::new("/w"), Engine::Heartbeat);
+        let s = specs(Path::new("/img"), Path::new("/w"), "heartbeat");
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].addr, "172.30.0.12");
         assert_eq!(s[1].hb_addr, "172.31.0.12");

@@ -7,6 +7,7 @@
 //! bounded, and a timeout prints what was awaited and both serial logs' last lines.
 
 pub mod args;
+pub mod balanced;
 pub mod cluster;
 pub mod fence;
 pub mod lab;

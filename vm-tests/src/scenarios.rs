@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use pbx_cluster::exec::Cmd;
 
 use crate::Error;
-use crate::args::{Accel as AccelArg, Args, Engine};
+use crate::args::{Accel as AccelArg, Args, Engine, Mode};
 use crate::cluster::{Pair, SIP_TARGET, VIP, now_epoch, specs};
 use crate::lab::{HARNESS_ADDR, run};
 use crate::phases;
@@ -48,64 +48,105 @@ pub fn run_all(args: &Args) -> Result<Report, Error> {
         duration_s: 0.0,
         scenarios: Vec::new(),
     };
-    // The mode every scenario ran in, from the lab profile itself.
-    let mode = pbx_cluster::profile::load(&args.profile)
-        .map_err(|e| Error::Lab(format!("{}: {e}", args.profile.display())))?
-        .model
-        .mode_home()
-        .name()
-        .to_string();
     let mut accel = None;
-    for engine in args.engines() {
-        let images = ensure_images(args, &work, engine, &key)?;
-        let accel = *accel.get_or_insert_with(|| detect_accel(args.accel, &images));
-        report.accel = format!("{accel:?}").to_lowercase();
-        let result = run_engine(
-            args,
-            engine,
-            &images,
-            &work,
-            &key,
-            accel,
-            &logs,
-            &mut report,
-        );
-        if let Err(e) = result {
-            eprintln!("vm-tests: {} run stopped: {e}", engine.name());
-            let mut s = Scenario::new(0, "engine run", engine.name());
-            s.status = Status::Fail;
-            s.notes
-                .push(format!("stopped: {}", first_lines(&e.to_string(), 40)));
-            s.finish();
-            report.scenarios.push(s);
-        }
-        // Scenarios the run never reached are reported, never silently skipped.
-        for (id, name) in SCENARIOS {
-            if args.wants(*id)
-                && (*id != 8 || engine == Engine::Heartbeat)
-                && !report
-                    .scenarios
-                    .iter()
-                    .any(|s| s.id == *id && s.engine == engine.name())
-            {
-                report.scenarios.push(
-                    Scenario::new(*id, name, engine.name())
-                        .not_run("not reached: an earlier step of this engine's run failed"),
+    for mode in args.modes() {
+        for engine in args.engines() {
+            let images = ensure_images(args, &work, engine, mode, &key)?;
+            let accel = *accel.get_or_insert_with(|| detect_accel(args.accel, &images));
+            report.accel = format!("{accel:?}").to_lowercase();
+            let lab = EngineLab {
+                engine,
+                mode,
+                images: &images,
+                work: &work,
+                key: &key,
+                accel,
+                logs: &logs,
+            };
+            let result = match mode {
+                Mode::LoadBalanced => crate::balanced::run_engine(args, &lab, &mut report),
+                _ => run_engine(args, &lab, &mut report),
+            };
+            let table = match mode {
+                Mode::LoadBalanced => crate::balanced::SCENARIOS,
+                _ => SCENARIOS,
+            };
+            if let Err(e) = result {
+                eprintln!(
+                    "vm-tests: {} {} run stopped: {e}",
+                    mode.name(),
+                    engine.name()
                 );
+                let mut s = Scenario::new(0, "engine run", engine.name());
+                s.mode = mode.name().into();
+                s.status = Status::Fail;
+                s.notes
+                    .push(format!("stopped: {}", first_lines(&e.to_string(), 40)));
+                s.finish();
+                report.scenarios.push(s);
             }
+            // Scenarios the run never reached are reported, never silently skipped.
+            for (id, name) in table {
+                if args.wants(*id)
+                    && (mode != Mode::ActivePassive || *id != 8 || engine == Engine::Heartbeat)
+                    && !report
+                        .scenarios
+                        .iter()
+                        .any(|s| s.id == *id && s.engine == engine.name() && s.mode == mode.name())
+                {
+                    let mut s = Scenario::new(*id, name, engine.name())
+                        .not_run("not reached: an earlier step of this engine's run failed");
+                    s.mode = mode.name().into();
+                    report.scenarios.push(s);
+                }
+            }
+            for s in report.scenarios.iter_mut().filter(|s| s.mode.is_empty()) {
+                s.mode = mode.name().into();
+            }
+            report.duration_s = started.elapsed().as_secs_f64();
+            crate::report::write(&args.report, &report)
+                .map_err(|e| Error::Lab(format!("writing the report: {e}")))?;
         }
-        for s in report.scenarios.iter_mut().filter(|s| s.mode.is_empty()) {
-            s.mode = mode.clone();
-        }
-        report.duration_s = started.elapsed().as_secs_f64();
-        crate::report::write(&args.report, &report)
-            .map_err(|e| Error::Lab(format!("writing the report: {e}")))?;
     }
-    report.scenarios.sort_by_key(|s| (s.engine.clone(), s.id));
+    report
+        .scenarios
+        .sort_by_key(|s| (s.mode.clone(), s.engine.clone(), s.id));
     report.duration_s = started.elapsed().as_secs_f64();
     crate::report::write(&args.report, &report)
         .map_err(|e| Error::Lab(format!("writing the report: {e}")))?;
     Ok(report)
+}
+
+/// One engine's lab in one mode: what its run needs besides the arguments.
+pub struct EngineLab<'a> {
+    pub engine: Engine,
+    pub mode: Mode,
+    pub images: &'a Path,
+    pub work: &'a Path,
+    pub key: &'a Path,
+    pub accel: Accel,
+    pub logs: &'a Path,
+}
+
+impl EngineLab<'_> {
+    /// Names the pair's disks and logs: the engine, prefixed by a mode other than
+    /// active/passive (whose names predate the modes).
+    pub fn label(&self) -> String {
+        match self.mode {
+            Mode::LoadBalanced => format!("lb-{}", self.engine.name()),
+            _ => self.engine.name().to_string(),
+        }
+    }
+
+    pub fn pair(&self) -> Result<Pair, Error> {
+        Pair::new(
+            specs(self.images, self.work, &self.label()),
+            self.key.to_path_buf(),
+            self.accel,
+            self.engine,
+            self.logs.to_path_buf(),
+        )
+    }
 }
 
 pub const SCENARIOS: &[(u8, &str)] = &[
@@ -129,7 +170,7 @@ fn name_of(id: u8) -> &'static str {
         .unwrap_or("?")
 }
 
-fn first_lines(s: &str, n: usize) -> String {
+pub(crate) fn first_lines(s: &str, n: usize) -> String {
     s.lines().take(n).collect::<Vec<_>>().join(" / ")
 }
 
@@ -171,7 +212,7 @@ const HEARTBEAT_TIMING: &[(&str, &str)] = &[
 ];
 
 /// The lab's fence device for both engines: the harness's power switch.
-fn lab_fencing() -> String {
+pub(crate) fn lab_fencing() -> String {
     let ip = HARNESS_ADDR;
     let port = crate::fence::FENCE_PORT;
     let mut t = String::from(
@@ -199,7 +240,7 @@ fn lab_agents() -> Vec<String> {
 
 /// The engine's profile: a copy of the lab profile with the engine set and the
 /// lab's fence device configured (same addresses), next to a copy of its secret.
-fn profile_for(args: &Args, work: &Path, engine: Engine) -> Result<PathBuf, Error> {
+fn profile_for(args: &Args, work: &Path, engine: Engine, mode: Mode) -> Result<PathBuf, Error> {
     let text = std::fs::read_to_string(&args.profile)
         .map_err(|e| Error::Lab(format!("{}: {e}", args.profile.display())))?;
     let dir = work.join("profiles");
@@ -217,6 +258,12 @@ fn profile_for(args: &Args, work: &Path, engine: Engine) -> Result<PathBuf, Erro
             &format!("engine = \"{}\"", engine.name()),
         )
         .replace(unfenced, &lab_fencing());
+    let derived = if mode == Mode::LoadBalanced {
+        crate::balanced::profile(&derived)
+            .map_err(|e| Error::Lab(format!("{}: {e}", args.profile.display())))?
+    } else {
+        derived
+    };
     // Heartbeat's deadtime counts wall-clock gaps between packets. Under TCG a busy
     // guest (first boot, Asterisk starting) saw its own and its peer's packets up
     // to 7.9 s apart, so 3 s and then 6 s declared live nodes dead and (with
@@ -242,16 +289,28 @@ fn profile_for(args: &Args, work: &Path, engine: Engine) -> Result<PathBuf, Erro
     if secret.exists() {
         std::fs::copy(&secret, dir.join("lab.secret")).map_err(|e| Error::Lab(e.to_string()))?;
     }
-    let path = dir.join(format!("lab-{}.toml", engine.name()));
+    let path = dir.join(match mode {
+        Mode::LoadBalanced => format!("lab-lb-{}.toml", engine.name()),
+        _ => format!("lab-{}.toml", engine.name()),
+    });
     std::fs::write(&path, derived).map_err(|e| Error::Lab(e.to_string()))?;
     Ok(path)
 }
 
 /// `pbx-cluster image build` for both nodes; it skips itself when its inputs (binary,
 /// profile, packages, key) did not change.
-fn ensure_images(args: &Args, work: &Path, engine: Engine, key: &Path) -> Result<PathBuf, Error> {
-    let profile = profile_for(args, work, engine)?;
-    let out = work.join("images").join(engine.name());
+fn ensure_images(
+    args: &Args,
+    work: &Path,
+    engine: Engine,
+    mode: Mode,
+    key: &Path,
+) -> Result<PathBuf, Error> {
+    let profile = profile_for(args, work, engine, mode)?;
+    let out = work.join("images").join(match mode {
+        Mode::LoadBalanced => format!("lb-{}", engine.name()),
+        _ => engine.name().to_string(),
+    });
     for node in ["node1", "node2"] {
         let t = Instant::now();
         eprintln!(
@@ -340,25 +399,10 @@ fn detect_accel(want: AccelArg, images: &Path) -> Accel {
     if ok { Accel::Kvm } else { Accel::Tcg }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_engine(
-    args: &Args,
-    engine: Engine,
-    images: &Path,
-    work: &Path,
-    key: &Path,
-    accel: Accel,
-    logs: &Path,
-    report: &mut Report,
-) -> Result<(), Error> {
+fn run_engine(args: &Args, lab: &EngineLab, report: &mut Report) -> Result<(), Error> {
+    let engine = lab.engine;
     let e = engine.name();
-    let mut pair = Pair::new(
-        specs(images, work, engine),
-        key.to_path_buf(),
-        accel,
-        engine,
-        logs.to_path_buf(),
-    )?;
+    let mut pair = lab.pair()?;
 
     // 1. Cold start.
     let mut s1 = Scenario::new(1, name_of(1), e);
@@ -600,7 +644,7 @@ impl Counter {
     }
 }
 
-fn sipp(pair: &Pair, args: &[&str], log: &str) -> Result<Group, Error> {
+pub(crate) fn sipp(pair: &Pair, args: &[&str], log: &str) -> Result<Group, Error> {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &pair.lab.ns, "sipp"])
         .args(args)
@@ -675,7 +719,7 @@ fn register_phone(pair: &Pair) -> Result<(Group, bool), Error> {
     Ok((uas, ok))
 }
 
-fn observer_mac(pair: &Pair) -> String {
+pub(crate) fn observer_mac(pair: &Pair) -> String {
     run(pair.lab.obs_cmd("ip").args(["neigh", "show", VIP]))
         .map(|o| o.stdout_str())
         .unwrap_or_default()
@@ -686,7 +730,7 @@ fn observer_mac(pair: &Pair) -> String {
         .to_string()
 }
 
-fn observer_ping(pair: &Pair) -> bool {
+pub(crate) fn observer_ping(pair: &Pair) -> bool {
     run(pair.lab.obs_cmd("ping").args(["-c", "1", "-W", "2", VIP])).is_ok()
 }
 

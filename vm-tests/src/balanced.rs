@@ -1,0 +1,342 @@
+//! The load-balanced mode in the lab (issue 13): both nodes serve, the director
+//! (virtual IP + ldirectord) runs on one, OCFS2 on dual-primary DRBD is mounted on
+//! both. The lab profile is the active/passive one turned load-balanced by
+//! `profile`; the pair boots images with the generic kernel (OCFS2, DLM).
+
+use std::time::{Duration, Instant};
+
+use crate::Error;
+use crate::args::Args;
+use crate::cluster::{Pair, SIP_TARGET, VIP};
+use crate::lab::HARNESS_ADDR;
+use crate::report::{Report, Scenario};
+use crate::scenarios::{EngineLab, first_lines, observer_mac, observer_ping, sipp};
+
+/// The load-balanced scenarios (issue 13's list). Those without a run function
+/// are reported as not built, never left out.
+pub const SCENARIOS: &[(u8, &str)] = &[
+    (1, "cold start: both nodes serve, the director on node1"),
+    (
+        2,
+        "balancing: phones register through the virtual IP on both nodes",
+    ),
+    (3, "calls across nodes (DUNDi)"),
+    (4, "shared data on OCFS2 from both nodes"),
+    (5, "a real server fails and returns"),
+    (6, "the director dies"),
+    (7, "the other node dies"),
+    (8, "both links cut"),
+    (9, "rejoin"),
+];
+
+/// Phones of the balancing scenario (extensions 1001..=1000+PHONES).
+pub const PHONES: u16 = 20;
+
+fn name_of(id: u8) -> &'static str {
+    SCENARIOS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map(|(_, n)| *n)
+        .unwrap_or("?")
+}
+
+/// The active/passive lab profile made load-balanced: OCFS2, only voicemail shared
+/// (each Asterisk keeps its config, astdb and logs), a SIP-only virtual service,
+/// and PHONES extensions.
+pub fn profile(ap: &str) -> Result<String, String> {
+    let edits = [
+        ("mode = \"active-passive\"", "mode = \"load-balanced\""),
+        ("filesystem = \"xfs\"", "filesystem = \"ocfs2\""),
+        (
+            "links = [\"/etc/asterisk\", \"/var/lib/asterisk\", \"/var/spool/asterisk\"]",
+            "links = [\"/var/spool/asterisk/voicemail\"]",
+        ),
+    ];
+    let mut text = ap.to_string();
+    for (from, to) in edits {
+        if !text.contains(from) {
+            return Err(format!(
+                "expected {from} (the load-balanced lab replaces it)"
+            ));
+        }
+        text = text.replace(from, to);
+    }
+    text.push_str(
+        "\n[load-balancing]\nscheduler = \"wlc\"\ncheck-interval = \"2s\"\ncheck-timeout = \"1s\"\n\n[[load-balancing.service]]\nname = \"sip\"\nprotocol = \"udp\"\nport = 5060\ncheck = \"sip\"\n",
+    );
+    for n in 1..=PHONES {
+        let ext = 1000 + n;
+        if !text.contains(&format!("number = \"{ext}\"")) {
+            text.push_str(&format!(
+                "\n[[pbx.extension]]\nnumber = \"{ext}\"\nname = \"Lab Phone {n}\"\nsecret = \"lab-phone-{ext}\"\n"
+            ));
+        }
+    }
+    Ok(text)
+}
+
+pub fn run_engine(args: &Args, lab: &EngineLab, report: &mut Report) -> Result<(), Error> {
+    let e = lab.engine.name();
+    let mut pair = lab.pair()?;
+    let mut s1 = Scenario::new(1, name_of(1), e);
+    let secs = pair.cold_start()?;
+    report.formation.push(format!(
+        "{e} load-balanced: first-boot `pbx-cluster init` (cold start {secs:.0} s from power-on to the virtual IP answering SIP with DRBD UpToDate on both)"
+    ));
+    s1.notes
+        .push(format!("power-on to healthy cluster {secs:.0} s"));
+    cold_start_checks(&pair, &mut s1);
+    s1.finish();
+    report.scenarios.push(s1);
+    pair.save_journal(0, "lb-cold");
+    pair.save_journal(1, "lb-cold");
+
+    if args.wants(2) {
+        report.scenarios.push(balancing(&pair)?);
+    }
+    for (id, name) in SCENARIOS.iter().filter(|(id, _)| *id > 2) {
+        if args.wants(*id) {
+            report.scenarios.push(
+                Scenario::new(*id, name, e).not_run(
+                    "not built yet: the harness has no run for this load-balanced scenario",
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn cold_start_checks(pair: &Pair, s: &mut Scenario) {
+    for i in 0..2 {
+        let n = pair.name(i).to_string();
+        let d = pair.drbd(i);
+        s.check(
+            &format!("DRBD Primary/Primary, UpToDate/UpToDate on {n}"),
+            d.contains("ro:Primary/Primary") && d.contains("ds:UpToDate/UpToDate"),
+            d,
+        );
+        let fs = pair.sh(i, "findmnt -n -o FSTYPE /srv/ha").stdout_str();
+        s.check(
+            &format!("OCFS2 mounted at /srv/ha on {n}"),
+            fs.trim() == "ocfs2",
+            fs.trim(),
+        );
+        let ast = pair.sh(i, "systemctl is-active asterisk").stdout_str();
+        s.check(
+            &format!("Asterisk runs on {n}"),
+            ast.trim() == "active",
+            ast.trim(),
+        );
+        let lo = pair.sh(i, &format!("ip -o -4 addr show dev lo | grep -w {VIP}"));
+        s.check(
+            &format!("{n} holds the virtual IP on lo (accepts, never answers ARP)"),
+            lo.success(),
+            lo.stdout_str().trim(),
+        );
+        let own = format!("{}:5060", pair.addr(i));
+        let answered = crate::sip::options_once(&pair.lab, &own, Duration::from_millis(2000))
+            .ok()
+            .flatten();
+        s.check(
+            &format!(
+                "Asterisk on {n} answers SIP on its own address (the director's health check)"
+            ),
+            answered.is_some(),
+            format!("{own}: {answered:?}"),
+        );
+    }
+    let holders = pair.vip_holders();
+    s.check(
+        "the director (virtual IP on eth0) is node1 alone",
+        holders == vec![0],
+        format!(
+            "eth0 holders: {:?}",
+            holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>()
+        ),
+    );
+    let ipvs = |i: usize| pair.sh(i, "ipvsadm -Ln").stdout_str();
+    let table = ipvs(0);
+    let reals = ["172.30.0.11:5060", "172.30.0.12:5060"];
+    s.check(
+        "ipvsadm on node1 lists both real servers",
+        reals.iter().all(|r| table.contains(r)),
+        table.trim().replace('\n', " | "),
+    );
+    let other = ipvs(1);
+    s.check(
+        "node2 holds no IPVS service (only the director balances: no two-box loop)",
+        !other.contains(&format!("{VIP}:5060")),
+        other.trim().replace('\n', " | "),
+    );
+    let ping = observer_ping(pair);
+    let mac = observer_mac(pair);
+    let node1_mac = pair.vms[0].spec.mac_fe.clone();
+    s.check(
+        "the observer's neighbour entry for the virtual IP is node1's MAC",
+        ping && mac.eq_ignore_ascii_case(&node1_mac),
+        format!("ping {ping}, lladdr {mac:?}, node1 {node1_mac}"),
+    );
+    s.check(
+        "SIP OPTIONS on the virtual IP answered",
+        pair.sip_ok(),
+        SIP_TARGET,
+    );
+}
+
+/// Registers extension `ext` from the harness's port `port`; true on 200.
+fn register(pair: &Pair, ext: u16, port: u16) -> Result<bool, Error> {
+    let xml = pair.logs.join(format!("lb-register-{ext}.xml"));
+    std::fs::write(
+        &xml,
+        crate::sip::register_xml(
+            &ext.to_string(),
+            &format!("lab-phone-{ext}"),
+            &format!("{HARNESS_ADDR}:{port}"),
+        ),
+    )
+    .map_err(|e| Error::Lab(e.to_string()))?;
+    let port_s = port.to_string();
+    let mut reg = sipp(
+        pair,
+        &[
+            SIP_TARGET,
+            "-sf",
+            &xml.display().to_string(),
+            "-i",
+            HARNESS_ADDR,
+            "-p",
+            &port_s,
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "20s",
+            "-timeout_error",
+        ],
+        &format!("lb-sipp-register-{ext}.log"),
+    )?;
+    let t = Instant::now();
+    let ok = loop {
+        match reg.child.try_wait() {
+            Ok(Some(st)) => break st.success(),
+            Ok(None) if t.elapsed() < Duration::from_secs(30) => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            _ => break false,
+        }
+    };
+    reg.kill();
+    Ok(ok)
+}
+
+/// The extensions registered on node `i` (its own contacts list).
+fn registered_on(pair: &Pair, i: usize) -> Vec<u16> {
+    let out = pair
+        .sh(i, "asterisk -rx 'pjsip show contacts'")
+        .stdout_str();
+    let mut exts: Vec<u16> = out
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix("Contact:")?.trim();
+            let ext = rest.split('/').next()?.trim();
+            ext.parse().ok()
+        })
+        .filter(|e| (1001..=1000 + PHONES).contains(e))
+        .collect();
+    exts.sort_unstable();
+    exts.dedup();
+    exts
+}
+
+fn balancing(pair: &Pair) -> Result<Scenario, Error> {
+    let mut s = Scenario::new(2, name_of(2), pair.engine.name());
+    let port = |ext: u16| 5100 + (ext - 1000);
+    let mut failed = Vec::new();
+    for ext in 1001..=1000 + PHONES {
+        if !register(pair, ext, port(ext))? {
+            failed.push(ext);
+        }
+    }
+    s.check(
+        &format!("{PHONES} phones registered through the virtual IP"),
+        failed.is_empty(),
+        format!("failed: {failed:?}"),
+    );
+    let on = [registered_on(pair, 0), registered_on(pair, 1)];
+    let both: Vec<u16> = on[0]
+        .iter()
+        .filter(|e| on[1].contains(e))
+        .copied()
+        .collect();
+    s.notes.push(format!(
+        "split: node1 {} ({:?}), node2 {} ({:?})",
+        on[0].len(),
+        on[0],
+        on[1].len(),
+        on[1]
+    ));
+    s.check(
+        "both nodes hold registrations",
+        !on[0].is_empty() && !on[1].is_empty(),
+        format!("node1 {}, node2 {}", on[0].len(), on[1].len()),
+    );
+    s.check(
+        "every phone is registered on exactly one node",
+        both.is_empty() && on[0].len() + on[1].len() == (PHONES as usize - failed.len()),
+        format!("on both: {both:?}"),
+    );
+    // Re-REGISTER from the same port: the IPVS entry sends it where the first went.
+    let mut moved = Vec::new();
+    let mut again_failed = Vec::new();
+    for ext in 1001..=1000 + PHONES {
+        if failed.contains(&ext) {
+            continue;
+        }
+        if !register(pair, ext, port(ext))? {
+            again_failed.push(ext);
+        }
+    }
+    let after = [registered_on(pair, 0), registered_on(pair, 1)];
+    for (i, before) in on.iter().enumerate() {
+        moved.extend(before.iter().filter(|e| !after[i].contains(e)).copied());
+    }
+    s.check(
+        "re-REGISTERs land where the first REGISTER did",
+        moved.is_empty() && again_failed.is_empty(),
+        format!("moved: {moved:?}, failed again: {again_failed:?}"),
+    );
+    s.finish();
+    if !s.passed {
+        s.notes.push(first_lines(
+            &pair.sh(0, "ipvsadm -Lnc | head -30").stdout_str(),
+            30,
+        ));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lab_profile_becomes_a_valid_load_balanced_one() {
+        let lab = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/lab.toml"),
+        )
+        .unwrap();
+        let lb = profile(&lab.replace(
+            "[fencing]\nagent = \"none\"\n",
+            &crate::scenarios::lab_fencing(),
+        ))
+        .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+        let model = pbx_cluster::profile::parse(&lb, std::path::Path::new("lab-lb.toml"), &dir)
+            .unwrap_or_else(|e| panic!("{}", pbx_cluster::error::format(&e)))
+            .model;
+        assert_eq!(model.mode_home().name(), "load-balanced");
+        assert!(lb.contains(&format!("number = \"{}\"", 1000 + PHONES)));
+        assert!(profile("mode = \"load-balanced\"").is_err());
+    }
+}
