@@ -112,6 +112,11 @@ impl Home for LoadBalanced {
                 0o644,
             ),
             FileSpec::template("lb/o2cb.default.j2", "/etc/default/o2cb", 0o644),
+            FileSpec::template(
+                "lb/check-sip.default.j2",
+                "/etc/default/pbx-cluster-check-sip",
+                0o644,
+            ),
         ];
         if model.engine_home().balanced_services_at_boot() {
             // Services that start at boot need the shared folders at boot.

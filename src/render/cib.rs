@@ -10,7 +10,7 @@
 //! Shape (load-balanced): DRBD promoted on both; a storage clone (OCFS2, drbdlinks)
 //! after the promotion; the director group (IPaddr2, ldirectord, the database) on
 //! one node and a services clone (Asterisk and the rest) on both, each after the
-//! storage; the director before the services only at a cold start (Optional).
+//! storage; the database before the services only at a cold start (Optional).
 
 use crate::engine::pacemaker::drbd_clone_id;
 use crate::mode::load_balanced::is_database;
@@ -150,9 +150,11 @@ impl Primitive {
     }
 
     pub fn ldirectord(id: &str, config: &str) -> Self {
-        // ldirectord is Perl: its monitor starts an interpreter.
+        // ldirectord is Perl: every status call starts an interpreter, and start
+        // calls status twice around the daemon's own start (over 60 s on a loaded
+        // guest, seen in the lab).
         Primitive::ocf(id, "heartbeat", "ldirectord", &[("configfile", config)])
-            .ops(lifecycle("20s", "60s", "60s"))
+            .ops(lifecycle("20s", "120s", "120s"))
     }
 }
 
@@ -444,15 +446,19 @@ pub fn from_model(model: &Model) -> Cib {
                     }),
                 });
                 cib.after_storage("services-clone", "storage-clone");
-                // A cold start brings the database up before Asterisk writes to it;
-                // a director that moves later restarts no service on either node.
-                cib.orders.push(Order {
-                    id: "director-group-before-services-clone".into(),
-                    first: "director-group".into(),
-                    first_action: "start".into(),
-                    then: "services-clone".into(),
-                    kind: "Optional",
-                });
+                // A cold start brings the database up before Asterisk writes to it.
+                // Optional: a database that moves later restarts no service, and a
+                // director that cannot start (ldirectord) holds nothing back.
+                for db in model.services.iter().filter(|svc| is_database(svc)) {
+                    let db = Primitive::service(db).id;
+                    cib.orders.push(Order {
+                        id: format!("{db}-before-services-clone"),
+                        first: db,
+                        first_action: "start".into(),
+                        then: "services-clone".into(),
+                        kind: "Optional",
+                    });
+                }
             }
             cib.prefer("director-group", &preferred.name, failback);
         }

@@ -139,6 +139,9 @@ pub struct LbCtx {
     pub scheduler: String,
     pub check_interval: u64,
     pub check_timeout: u64,
+    /// The SIP check's own wait: three quarters of ldirectord's checktimeout,
+    /// which kills a check that outlives it.
+    pub probe_timeout_ms: u64,
     pub services: Vec<LbServiceCtx>,
     /// Real servers of ldirectord: both nodes, whichever is the director.
     pub real_servers: Vec<String>,
@@ -345,6 +348,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
         scheduler: lb.scheduler.clone(),
         check_interval: lb.check_interval.as_secs().max(1),
         check_timeout: lb.check_timeout.as_secs().max(1),
+        probe_timeout_ms: lb.check_timeout.as_secs().max(1) * 750,
         services: lb
             .services
             .iter()

@@ -77,6 +77,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/lb/modules-load.conf.j2"),
     ),
     (
+        "lb/check-sip.default.j2",
+        include_str!("../../templates/lb/check-sip.default.j2"),
+    ),
+    (
         "lb/o2cb.default.j2",
         include_str!("../../templates/lb/o2cb.default.j2"),
     ),

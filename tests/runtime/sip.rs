@@ -138,6 +138,42 @@ fn the_ldirectord_check_takes_vip_vport_rip_rport() {
 }
 
 #[test]
+fn the_ldirectord_check_waits_what_the_rendered_defaults_say() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = dir.path().join("pbx-cluster-check-sip");
+    std::fs::write(&defaults, "PBX_CLUSTER_SIP_TIMEOUT=300\n").unwrap();
+    let check = repo("packaging/lib/check-sip");
+    let run_check = |env: &[(&str, &str)]| {
+        let mut c = Command::new("sh");
+        c.arg(&check)
+            .args(["192.0.2.80", "5060", "127.0.0.1", &port])
+            .env("PBX_CLUSTER_BIN", bin())
+            .env("PBX_CLUSTER_CHECK_DEFAULTS", &defaults)
+            .env_remove("PBX_CLUSTER_SIP_TIMEOUT");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(&mut c)
+    };
+    let out = run_check(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("within 300 ms"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The environment wins over the file.
+    let out = run_check(&[("PBX_CLUSTER_SIP_TIMEOUT", "200")]);
+    assert!(
+        text(&out.stderr).contains("within 200 ms"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn a_silent_udp_peer_is_a_timeout() {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let target = silent.local_addr().unwrap().to_string();

@@ -62,7 +62,7 @@ pub fn profile(ap: &str) -> Result<String, String> {
         text = text.replace(from, to);
     }
     text.push_str(
-        "\n[load-balancing]\nscheduler = \"wlc\"\ncheck-interval = \"2s\"\ncheck-timeout = \"1s\"\n\n[[load-balancing.service]]\nname = \"sip\"\nprotocol = \"udp\"\nport = 5060\ncheck = \"sip\"\n",
+        "\n[load-balancing]\nscheduler = \"wlc\"\ncheck-interval = \"2s\"\ncheck-timeout = \"3s\"\n\n[[load-balancing.service]]\nname = \"sip\"\nprotocol = \"udp\"\nport = 5060\ncheck = \"sip\"\n",
     );
     for n in 1..=PHONES {
         let ext = 1000 + n;
