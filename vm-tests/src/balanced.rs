@@ -29,6 +29,9 @@ pub const SCENARIOS: &[(u8, &str)] = &[
     (9, "rejoin"),
 ];
 
+/// ldirectord's start and first checks after the cluster is healthy.
+const IPVS_WAIT: Duration = Duration::from_secs(300);
+
 /// Phones of the balancing scenario (extensions 1001..=1000+PHONES).
 pub const PHONES: u16 = 20;
 
@@ -154,13 +157,26 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario) {
             holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>()
         ),
     );
+    // The virtual IP answers (the director's own Asterisk) before ldirectord, a
+    // Perl daemon that starts slowly under emulation, has checked both nodes.
     let ipvs = |i: usize| pair.sh(i, "ipvsadm -Ln").stdout_str();
-    let table = ipvs(0);
     let reals = ["172.30.0.11:5060", "172.30.0.12:5060"];
+    let waited = pair.wait(IPVS_WAIT, "IPVS on node1 balances over both nodes", || {
+        let t = ipvs(0);
+        Ok(reals.iter().all(|r| t.contains(r)))
+    });
+    let table = ipvs(0);
     s.check(
         "ipvsadm on node1 lists both real servers",
         reals.iter().all(|r| table.contains(r)),
-        table.trim().replace('\n', " | "),
+        format!(
+            "{}; {}",
+            match waited {
+                Ok(t) => format!("{:.1} s after the cluster was healthy", t.as_secs_f64()),
+                Err(_) => format!("not within {} s", IPVS_WAIT.as_secs()),
+            },
+            table.trim().replace('\n', " | ")
+        ),
     );
     let other = ipvs(1);
     s.check(

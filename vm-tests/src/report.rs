@@ -155,7 +155,7 @@ pub fn baseline_ratio(r: &Report) -> Option<(f64, f64, f64)> {
     let med = |id: u8, engine: &str| {
         r.scenarios
             .iter()
-            .find(|s| s.id == id && s.engine == engine)
+            .find(|s| s.id == id && s.engine == engine && s.mode == "active-passive")
             .and_then(|s| stats(&s.failover_seconds))
             .map(|s| s.median)
     };

@@ -85,6 +85,9 @@ pub fn run_all(args: &Args) -> Result<Report, Error> {
                 s.finish();
                 report.scenarios.push(s);
             }
+            for s in report.scenarios.iter_mut().filter(|s| s.mode.is_empty()) {
+                s.mode = mode.name().into();
+            }
             // Scenarios the run never reached are reported, never silently skipped.
             for (id, name) in table {
                 if args.wants(*id)
@@ -99,9 +102,6 @@ pub fn run_all(args: &Args) -> Result<Report, Error> {
                     s.mode = mode.name().into();
                     report.scenarios.push(s);
                 }
-            }
-            for s in report.scenarios.iter_mut().filter(|s| s.mode.is_empty()) {
-                s.mode = mode.name().into();
             }
             report.duration_s = started.elapsed().as_secs_f64();
             crate::report::write(&args.report, &report)
@@ -1461,10 +1461,9 @@ fn frozen_node(pair: &mut Pair, id: u8, freeze_active: bool) -> Result<Scenario,
 /// them with Pacemaker's trials at the lab's tuned timing (token 3 s).
 fn baseline(report: &Report) -> Scenario {
     let mut s = Scenario::new(8, name_of(8), Engine::Heartbeat.name());
-    let kills = report
-        .scenarios
-        .iter()
-        .find(|k| k.id == 2 && k.engine == Engine::Heartbeat.name());
+    let kills = report.scenarios.iter().find(|k| {
+        k.id == 2 && k.engine == Engine::Heartbeat.name() && k.mode == Mode::ActivePassive.name()
+    });
     match kills {
         Some(k) if !k.failover_seconds.is_empty() => {
             s.trials = k.trials.clone();
