@@ -34,6 +34,8 @@ const IPVS_WAIT: Duration = Duration::from_secs(300);
 
 /// Phones of the balancing scenario (extensions 1001..=1000+PHONES).
 pub const PHONES: u16 = 20;
+/// An extension of the profile whose phone never registers.
+pub const UNREGISTERED: u16 = 1000 + PHONES + 1;
 
 fn name_of(id: u8) -> &'static str {
     SCENARIOS
@@ -67,7 +69,7 @@ pub fn profile(ap: &str) -> Result<String, String> {
     text.push_str(
         "\n[load-balancing]\nscheduler = \"wlc\"\ncheck-interval = \"2s\"\ncheck-timeout = \"3s\"\n\n[[load-balancing.service]]\nname = \"sip\"\nprotocol = \"udp\"\nport = 5060\ncheck = \"sip\"\n",
     );
-    for n in 1..=PHONES {
+    for n in 1..=PHONES + 1 {
         let ext = 1000 + n;
         if !text.contains(&format!("number = \"{ext}\"")) {
             text.push_str(&format!(
@@ -94,10 +96,14 @@ pub fn run_engine(args: &Args, lab: &EngineLab, report: &mut Report) -> Result<(
     pair.save_journal(0, "lb-cold");
     pair.save_journal(1, "lb-cold");
 
-    if args.wants(2) {
-        report.scenarios.push(balancing(&pair)?);
+    if args.wants(2) || args.wants(3) {
+        let (s2, on) = balancing(&pair)?;
+        report.scenarios.push(s2);
+        if args.wants(3) {
+            report.scenarios.push(calls_across_nodes(&pair, &on)?);
+        }
     }
-    for (id, name) in SCENARIOS.iter().filter(|(id, _)| *id > 2) {
+    for (id, name) in SCENARIOS.iter().filter(|(id, _)| *id > 3) {
         if args.wants(*id) {
             report.scenarios.push(
                 Scenario::new(*id, name, e).not_run(
@@ -265,9 +271,10 @@ fn registered_on(pair: &Pair, i: usize) -> Vec<u16> {
     exts
 }
 
-fn balancing(pair: &Pair) -> Result<Scenario, Error> {
+/// Scenario 2; also returns which extensions each node holds.
+fn balancing(pair: &Pair) -> Result<(Scenario, [Vec<u16>; 2]), Error> {
     let mut s = Scenario::new(2, name_of(2), pair.engine.name());
-    let port = |ext: u16| 5100 + (ext - 1000);
+    let port = contact_port;
     let mut failed = Vec::new();
     for ext in 1001..=1000 + PHONES {
         if !register(pair, ext, port(ext))? {
@@ -329,6 +336,105 @@ fn balancing(pair: &Pair) -> Result<Scenario, Error> {
             30,
         ));
     }
+    Ok((s, after))
+}
+
+/// The harness port a phone's contact points at.
+fn contact_port(ext: u16) -> u16 {
+    5100 + (ext - 1000)
+}
+
+/// `dundi lookup` on node `i` (bypassing the cache): the CLI's answer.
+fn dundi_lookup(pair: &Pair, i: usize, ext: u16) -> String {
+    pair.sh(i, &format!("asterisk -rx 'dundi lookup {ext}@priv bypass'"))
+        .stdout_str()
+}
+
+/// A call placed on node `from` (through its dialplan, as a phone registered there
+/// would dial) to `ext`, answered by a sipp UAS at the phone's contact.
+fn call(pair: &Pair, from: usize, ext: u16) -> Result<(bool, f64), Error> {
+    let port = contact_port(ext).to_string();
+    let mut uas = sipp(
+        pair,
+        &[
+            "-sn",
+            "uas",
+            "-i",
+            HARNESS_ADDR,
+            "-p",
+            &port,
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "60s",
+        ],
+        &format!("lb-sipp-uas-{ext}.log"),
+    )?;
+    // sipp needs a moment to bind before the INVITE arrives.
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    pair.sh(
+        from,
+        &format!("asterisk -rx 'channel originate Local/{ext}@internal application Wait 2'"),
+    );
+    let ok = loop {
+        match uas.child.try_wait() {
+            Ok(Some(st)) => break st.success(),
+            Ok(None) if t.elapsed() < Duration::from_secs(45) => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            _ => break false,
+        }
+    };
+    uas.kill();
+    Ok((ok, t.elapsed().as_secs_f64()))
+}
+
+fn calls_across_nodes(pair: &Pair, on: &[Vec<u16>; 2]) -> Result<Scenario, Error> {
+    let mut s = Scenario::new(3, name_of(3), pair.engine.name());
+    let (Some(&a), Some(&b)) = (on[0].first(), on[1].first()) else {
+        s.check(
+            "a phone registered on each node",
+            false,
+            format!("node1 {:?}, node2 {:?}", on[0], on[1]),
+        );
+        s.finish();
+        return Ok(s);
+    };
+    // DUNDi: each node answers only for phones registered on it.
+    let found = dundi_lookup(pair, 0, b);
+    s.check(
+        &format!("node1's DUNDi lookup of {b} (registered on node2) finds node2"),
+        found.contains(&format!("cluster-peer/sip:{b}@")),
+        first_lines(found.trim(), 6),
+    );
+    let local = dundi_lookup(pair, 0, a);
+    s.check(
+        &format!("node2 does not answer for {a} (registered on node1)"),
+        !local.contains("cluster-peer/sip:"),
+        first_lines(local.trim(), 6),
+    );
+    let nowhere = dundi_lookup(pair, 0, UNREGISTERED);
+    s.check(
+        &format!("nobody answers for {UNREGISTERED} (registered nowhere)"),
+        !nowhere.contains("cluster-peer/sip:"),
+        first_lines(nowhere.trim(), 6),
+    );
+    // Calls: node1 to a phone on node2, and back.
+    for (from, ext) in [(0, b), (1, a)] {
+        let (ok, took) = call(pair, from, ext)?;
+        s.check(
+            &format!(
+                "a call placed on {} reaches {ext}, registered on {} (answered and hung up)",
+                pair.name(from),
+                pair.name(1 - from)
+            ),
+            ok,
+            format!("{took:.1} s"),
+        );
+    }
+    s.finish();
     Ok(s)
 }
 
