@@ -29,6 +29,11 @@ pub const SCENARIOS: &[(u8, &str)] = &[
     (9, "rejoin"),
 ];
 
+/// The lab profile's pool timing: a dead real server leaves within
+/// check-interval + check-timeout.
+const CHECK_WINDOW: Duration = Duration::from_secs(2 + 3);
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+
 /// ldirectord's start and first checks after the cluster is healthy.
 const IPVS_WAIT: Duration = Duration::from_secs(300);
 
@@ -102,8 +107,18 @@ pub fn run_engine(args: &Args, lab: &EngineLab, report: &mut Report) -> Result<(
         if args.wants(3) {
             report.scenarios.push(calls_across_nodes(&pair, &on)?);
         }
+        if args.wants(5) {
+            report.scenarios.push(real_server_fails(&pair, &on)?);
+        }
+        // Last: it leaves node1 powered off.
+        if args.wants(6) {
+            report.scenarios.push(director_dies(&mut pair, &on)?);
+        }
     }
-    for (id, name) in SCENARIOS.iter().filter(|(id, _)| *id > 3) {
+    for (id, name) in SCENARIOS
+        .iter()
+        .filter(|(id, _)| ![1, 2, 3, 5, 6].contains(id))
+    {
         if args.wants(*id) {
             report.scenarios.push(
                 Scenario::new(*id, name, e).not_run(
@@ -434,6 +449,169 @@ fn calls_across_nodes(pair: &Pair, on: &[Vec<u16>; 2]) -> Result<Scenario, Error
             format!("{took:.1} s"),
         );
     }
+    s.finish();
+    Ok(s)
+}
+
+/// Whether node1's IPVS table lists `rip` as a real server of the SIP service.
+fn in_pool(pair: &Pair, director: usize, rip: &str) -> bool {
+    pair.sh(director, "ipvsadm -Ln")
+        .stdout_str()
+        .contains(&format!("{rip}:5060"))
+}
+
+/// Polls `cond` every 200 ms up to `limit`; the seconds since `since` when it held.
+fn time_until(since: Instant, limit: Duration, mut cond: impl FnMut() -> bool) -> Option<f64> {
+    while since.elapsed() < limit {
+        if cond() {
+            return Some(since.elapsed().as_secs_f64());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+fn secs(t: Option<f64>) -> String {
+    t.map_or("never (bounded wait ran out)".into(), |t| {
+        format!("{t:.1} s")
+    })
+}
+
+/// Scenario 5: Asterisk killed on node2 (SIGKILL): node2 leaves the pool, the VIP
+/// keeps answering, a phone that was on node2 moves to node1 at its next
+/// REGISTER; Asterisk back (the engine or systemd restarts it), node2 returns.
+fn real_server_fails(pair: &Pair, on: &[Vec<u16>; 2]) -> Result<Scenario, Error> {
+    let mut s = Scenario::new(5, name_of(5), pair.engine.name());
+    let rip = pair.addr(1);
+    let watch = crate::sip::Watch::start(&pair.lab, SIP_TARGET, PROBE_EVERY)?;
+    let t = Instant::now();
+    let out = pair.sh(1, "systemctl kill -s KILL asterisk.service");
+    s.check(
+        "Asterisk on node2 killed (SIGKILL)",
+        out.success(),
+        String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    );
+    let left = time_until(t, Duration::from_secs(60), || !in_pool(pair, 0, &rip));
+    s.check(
+        &format!(
+            "node2 leaves the pool within the check window ({} s) plus a margin",
+            CHECK_WINDOW.as_secs()
+        ),
+        left.is_some_and(|l| l <= CHECK_WINDOW.as_secs_f64() + 10.0),
+        format!("after {}", secs(left)),
+    );
+    // A phone that was on node2 re-registers (same source port): node1 takes it.
+    if let Some(&moved) = on[1].first() {
+        let ok = register(pair, moved, contact_port(moved))?;
+        let took = t.elapsed().as_secs_f64();
+        let now_on_1 = registered_on(pair, 0).contains(&moved);
+        s.check(
+            &format!(
+                "{moved}, registered on node2, re-registers on node1 once node2 left the pool"
+            ),
+            ok && now_on_1,
+            format!("REGISTER {ok}, on node1 {now_on_1}, {took:.1} s after the kill"),
+        );
+        let (called, call_s) = call(pair, 0, moved)?;
+        s.check(
+            &format!("{moved} can be called again (on node1)"),
+            called,
+            format!("{call_s:.1} s"),
+        );
+    }
+    let back = time_until(t, Duration::from_secs(240), || in_pool(pair, 0, &rip));
+    s.check(
+        "Asterisk back on node2 and node2 back in the pool",
+        back.is_some(),
+        format!("after {}", secs(back)),
+    );
+    let silence = watch.finish();
+    s.notes.push(format!(
+        "left the pool {}, back {}; SIP on the virtual IP: longest silence {:.1} s ({} of {} probes answered)",
+        secs(left),
+        secs(back),
+        silence.longest_s,
+        silence.answered,
+        silence.probes
+    ));
+    s.check(
+        "the virtual IP keeps answering SIP (no silence longer than the check window)",
+        silence.longest_s <= CHECK_WINDOW.as_secs_f64(),
+        format!("longest silence {:.1} s", silence.longest_s),
+    );
+    s.finish();
+    Ok(s)
+}
+
+/// Scenario 6: node1 (the director) is killed (its QEMU, SIGKILL).
+fn director_dies(pair: &mut Pair, on: &[Vec<u16>; 2]) -> Result<Scenario, Error> {
+    let mut s = Scenario::new(6, name_of(6), pair.engine.name());
+    let kill = Instant::now();
+    pair.crash(0);
+    // The survivor's shared filesystem: a write waits for node1's fence and the
+    // cluster filesystem's recovery.
+    let write = pair.ssh.run(
+        &pair.addr(1),
+        "echo after-kill > /srv/ha/director-died && sync /srv/ha/director-died && echo written",
+        Duration::from_secs(240),
+    );
+    let freeze = kill.elapsed().as_secs_f64();
+    s.check(
+        "node2's shared filesystem takes writes again once node1 is fenced",
+        write.success() && write.stdout_str().contains("written"),
+        format!("the write returned {freeze:.1} s after the kill"),
+    );
+    let answer = crate::sip::first_answer(
+        &pair.lab,
+        SIP_TARGET,
+        kill,
+        PROBE_EVERY,
+        Duration::from_secs(240),
+    )?;
+    s.check(
+        "the virtual IP answers SIP again",
+        answer.is_some(),
+        format!("{} after the kill", secs(answer)),
+    );
+    let moved = time_until(kill, Duration::from_secs(300), || {
+        pair.vip_holders() == vec![1]
+    });
+    s.check(
+        "the director (virtual IP on eth0) moves to node2",
+        moved.is_some(),
+        format!("after {}", secs(moved)),
+    );
+    if let Some(&b) = on[1].first() {
+        let (ok, took) = call(pair, 1, b)?;
+        s.check(
+            &format!("{b}, registered on node2, is called without registering again"),
+            ok,
+            format!("{took:.1} s"),
+        );
+    }
+    if let Some(&a) = on[0].iter().find(|e| !on[1].contains(e)) {
+        let ok = register(pair, a, contact_port(a))?;
+        let re = kill.elapsed().as_secs_f64();
+        let (called, _) = call(pair, 1, a)?;
+        s.check(
+            &format!("{a}, registered on node1, is called after registering again (on node2)"),
+            ok && called,
+            format!("REGISTER {ok} {re:.1} s after the kill, call {called}"),
+        );
+    }
+    if let Some(t) = answer {
+        s.trials.push(crate::report::Trial {
+            failover_s: Some(crate::phases::round2(t)),
+            from: pair.name(0).into(),
+            to: pair.name(1).into(),
+            phases: Vec::new(),
+        });
+    }
+    s.notes.push(format!(
+        "kill to: SIP on the virtual IP {}, director on node2 {}, node2's filesystem writable {freeze:.1} s",
+        secs(answer),
+        secs(moved)
+    ));
     s.finish();
     Ok(s)
 }
