@@ -436,6 +436,26 @@ fn calls_across_nodes(pair: &Pair, on: &[Vec<u16>; 2]) -> Result<Scenario, Error
         !nowhere.contains("cluster-peer/sip:"),
         first_lines(nowhere.trim(), 6),
     );
+    if !found.contains("cluster-peer/sip:") {
+        // Why: the peering, the answering context, the modules and Asterisk's log.
+        for i in 0..2 {
+            let d = pair.sh(
+                i,
+                "asterisk -rx 'dundi show peers'; asterisk -rx 'dundi show mappings'; \
+                 asterisk -rx 'module show like loopback'; asterisk -rx 'module show like dundi'; \
+                 asterisk -rx 'dialplan show dundi-priv-local'; \
+                 grep -iE 'dundi|loopback|switch|key' /var/log/asterisk/messages* 2>/dev/null | tail -15",
+            );
+            s.notes.push(format!(
+                "{}: {}",
+                pair.name(i),
+                first_lines(
+                    &format!("{}{}", d.stdout_str(), String::from_utf8_lossy(&d.stderr)),
+                    60
+                )
+            ));
+        }
+    }
     // Calls: node1 to a phone on node2, and back.
     for (from, ext) in [(0, b), (1, a)] {
         let (ok, took) = call(pair, from, ext)?;
