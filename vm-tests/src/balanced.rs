@@ -151,6 +151,12 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario) {
             ast.trim() == "active",
             ast.trim(),
         );
+        let missing = pair.modules_not_running(i);
+        s.check(
+            &format!("every module modules.conf loads runs in Asterisk on {n}"),
+            missing.as_ref().is_ok_and(|m| m.is_empty()),
+            format!("not running: {missing:?}"),
+        );
         let lo = pair.sh(i, &format!("ip -o -4 addr show dev lo | grep -w {VIP}"));
         s.check(
             &format!("{n} holds the virtual IP on lo (accepts, never answers ARP)"),

@@ -297,6 +297,18 @@ impl Pair {
         s.contains("cs:Connected") && s.contains("ds:UpToDate/UpToDate")
     }
 
+    /// The modules modules.conf tells Asterisk on node `i` to load that are not
+    /// running there (a wrong name is loaded by nobody and says so only in the log).
+    pub fn modules_not_running(&self, i: usize) -> Result<Vec<String>, Error> {
+        let out = self.check(
+            i,
+            "all=$(asterisk -rx 'module show') && \
+             for m in $(sed -n 's/^load = //p' /etc/asterisk/modules.conf); do \
+               echo \"$all\" | grep -q \"^$m .*Running\" || echo \"$m\"; done",
+        )?;
+        Ok(out.split_whitespace().map(str::to_string).collect())
+    }
+
     pub fn sip_ok(&self) -> bool {
         crate::sip::options_once(&self.lab, SIP_TARGET, Duration::from_millis(1000))
             .ok()

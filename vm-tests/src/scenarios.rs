@@ -530,6 +530,17 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64) {
         pair.sip_ok(),
         SIP_TARGET,
     );
+    if let Some(&active) = holders.first() {
+        let missing = pair.modules_not_running(active);
+        s.check(
+            &format!(
+                "every module modules.conf loads runs in Asterisk on {}",
+                pair.name(active)
+            ),
+            missing.as_ref().is_ok_and(|m| m.is_empty()),
+            format!("not running: {missing:?}"),
+        );
+    }
     // Heartbeat's drbddisk only promotes: drbd's own unit attaches the disk at boot
     // there. Under Pacemaker the DRBD clone does it all, so drbd stays disabled.
     let mut units = pair.services.join(" ");
