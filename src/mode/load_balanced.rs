@@ -125,6 +125,18 @@ impl Home for LoadBalanced {
                 &format!("{SYSTEMD_UNITS}/{SHARED_MOUNT}.service"),
                 0o644,
             ));
+            // ... and someone to restart them: no resource manager does.
+            for svc in model
+                .services
+                .iter()
+                .filter(|s| self.service_at_boot(model, s))
+            {
+                files.push(FileSpec::template(
+                    "lb/restart.conf.j2",
+                    &format!("{SYSTEMD_UNITS}/{svc}.service.d/50-pbx-cluster-restart.conf"),
+                    0o644,
+                ));
+            }
         }
         files
     }

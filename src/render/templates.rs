@@ -85,6 +85,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/lb/o2cb.default.j2"),
     ),
     (
+        "lb/restart.conf.j2",
+        include_str!("../../templates/lb/restart.conf.j2"),
+    ),
+    (
         "lb/shared.service.j2",
         include_str!("../../templates/lb/shared.service.j2"),
     ),
