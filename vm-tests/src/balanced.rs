@@ -450,7 +450,7 @@ fn calls_across_nodes(pair: &Pair, on: &[Vec<u16>; 2]) -> Result<Scenario, Error
                 "asterisk -rx 'dundi show peers'; asterisk -rx 'dundi show mappings'; \
                  asterisk -rx 'module show like loopback'; asterisk -rx 'module show like dundi'; \
                  asterisk -rx 'dialplan show dundi-priv-local'; \
-                 grep -iE 'dundi|loopback|switch|key' /var/log/asterisk/messages* 2>/dev/null | tail -15",
+                 grep -aiE 'dundi|loopback|switch|key' /var/log/asterisk/messages.log 2>/dev/null | tail -15",
             );
             s.notes.push(format!(
                 "{}: {}",
