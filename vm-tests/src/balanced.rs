@@ -10,7 +10,9 @@ use crate::args::Args;
 use crate::cluster::{Pair, SIP_TARGET, VIP};
 use crate::lab::HARNESS_ADDR;
 use crate::report::{Report, Scenario};
-use crate::scenarios::{EngineLab, first_lines, observer_mac, observer_ping, sipp};
+use crate::scenarios::{
+    EngineLab, first_lines, observer_mac, observer_ping, sipp_outcome, sipp_register, sipp_uas,
+};
 
 /// The load-balanced scenarios (issue 13's list). Those without a run function
 /// are reported as not built, never left out.
@@ -228,48 +230,13 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario) {
 
 /// Registers extension `ext` from the harness's port `port`; true on 200.
 fn register(pair: &Pair, ext: u16, port: u16) -> Result<bool, Error> {
-    let xml = pair.logs.join(format!("lb-register-{ext}.xml"));
-    std::fs::write(
-        &xml,
-        crate::sip::register_xml(
-            &ext.to_string(),
-            &format!("lab-phone-{ext}"),
-            &format!("{HARNESS_ADDR}:{port}"),
-        ),
-    )
-    .map_err(|e| Error::Lab(e.to_string()))?;
-    let port_s = port.to_string();
-    let mut reg = sipp(
+    sipp_register(
         pair,
-        &[
-            SIP_TARGET,
-            "-sf",
-            &xml.display().to_string(),
-            "-i",
-            HARNESS_ADDR,
-            "-p",
-            &port_s,
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "20s",
-            "-timeout_error",
-        ],
+        ext,
+        port,
+        &format!("{HARNESS_ADDR}:{port}"),
         &format!("lb-sipp-register-{ext}.log"),
-    )?;
-    let t = Instant::now();
-    let ok = loop {
-        match reg.child.try_wait() {
-            Ok(Some(st)) => break st.success(),
-            Ok(None) if t.elapsed() < Duration::from_secs(30) => {
-                std::thread::sleep(Duration::from_millis(100))
-            }
-            _ => break false,
-        }
-    };
-    reg.kill();
-    Ok(ok)
+    )
 }
 
 /// The extensions registered on node `i` (its own contacts list).
@@ -374,22 +341,10 @@ fn dundi_lookup(pair: &Pair, i: usize, ext: u16) -> String {
 /// A call placed on node `from` (through its dialplan, as a phone registered there
 /// would dial) to `ext`, answered by a sipp UAS at the phone's contact.
 fn call(pair: &Pair, from: usize, ext: u16) -> Result<(bool, f64), Error> {
-    let port = contact_port(ext).to_string();
-    let mut uas = sipp(
+    let uas = sipp_uas(
         pair,
-        &[
-            "-sn",
-            "uas",
-            "-i",
-            HARNESS_ADDR,
-            "-p",
-            &port,
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "60s",
-        ],
+        contact_port(ext),
+        Duration::from_secs(60),
         &format!("lb-sipp-uas-{ext}.log"),
     )?;
     // sipp needs a moment to bind before the INVITE arrives.
@@ -399,16 +354,7 @@ fn call(pair: &Pair, from: usize, ext: u16) -> Result<(bool, f64), Error> {
         from,
         &format!("asterisk -rx 'channel originate Local/{ext}@internal application Wait 2'"),
     );
-    let ok = loop {
-        match uas.child.try_wait() {
-            Ok(Some(st)) => break st.success(),
-            Ok(None) if t.elapsed() < Duration::from_secs(45) => {
-                std::thread::sleep(Duration::from_millis(100))
-            }
-            _ => break false,
-        }
-    };
-    uas.kill();
+    let ok = sipp_outcome(uas, Duration::from_secs(45));
     Ok((ok, t.elapsed().as_secs_f64()))
 }
 

@@ -674,7 +674,22 @@ pub(crate) fn sipp(pair: &Pair, args: &[&str], log: &str) -> Result<Group, Error
 /// for the call). Returns the UAS.
 fn register_phone(pair: &Pair) -> Result<(Group, bool), Error> {
     let contact = format!("{HARNESS_ADDR}:5070");
-    let uas = sipp(
+    let uas = sipp_uas(pair, 5070, Duration::from_secs(600), "sipp-uas.log")?;
+    let ok = sipp_register(pair, 1001, 5071, &contact, "sipp-register.log")?;
+    Ok((uas, ok))
+}
+
+/// A sipp UAS on the harness's `port` that answers one call (and its BYE) within
+/// `timeout`.
+pub(crate) fn sipp_uas(
+    pair: &Pair,
+    port: u16,
+    timeout: Duration,
+    log: &str,
+) -> Result<Group, Error> {
+    let port = port.to_string();
+    let timeout = format!("{}s", timeout.as_secs());
+    sipp(
         pair,
         &[
             "-sn",
@@ -682,22 +697,49 @@ fn register_phone(pair: &Pair) -> Result<(Group, bool), Error> {
             "-i",
             HARNESS_ADDR,
             "-p",
-            "5070",
+            &port,
             "-m",
             "1",
             "-nostdin",
             "-timeout",
-            "600s",
+            &timeout,
         ],
-        "sipp-uas.log",
-    )?;
-    let xml = pair.logs.join("register-1001.xml");
+        log,
+    )
+}
+
+/// Waits up to `limit` for a sipp run to end and kills it; true when it ended
+/// successfully.
+pub(crate) fn sipp_outcome(mut g: Group, limit: Duration) -> bool {
+    let t = Instant::now();
+    let ok = loop {
+        match g.child.try_wait() {
+            Ok(Some(st)) => break st.success(),
+            Ok(None) if t.elapsed() < limit => std::thread::sleep(Duration::from_millis(100)),
+            _ => break false,
+        }
+    };
+    g.kill();
+    ok
+}
+
+/// One REGISTER of extension `ext` (secret lab-phone-EXT) through the virtual IP
+/// from the harness's `port`, its contact at `contact`; true on 200.
+pub(crate) fn sipp_register(
+    pair: &Pair,
+    ext: u16,
+    port: u16,
+    contact: &str,
+    log: &str,
+) -> Result<bool, Error> {
+    let xml = pair.logs.join(format!("register-{ext}.xml"));
     std::fs::write(
         &xml,
-        crate::sip::register_xml("1001", "lab-phone-1001", &contact),
+        crate::sip::register_xml(&ext.to_string(), &format!("lab-phone-{ext}"), contact),
     )
     .map_err(|e| Error::Lab(e.to_string()))?;
-    let mut reg = sipp(
+    let port = port.to_string();
+    let reg = sipp(
         pair,
         &[
             SIP_TARGET,
@@ -706,7 +748,7 @@ fn register_phone(pair: &Pair) -> Result<(Group, bool), Error> {
             "-i",
             HARNESS_ADDR,
             "-p",
-            "5071",
+            &port,
             "-m",
             "1",
             "-nostdin",
@@ -714,20 +756,9 @@ fn register_phone(pair: &Pair) -> Result<(Group, bool), Error> {
             "20s",
             "-timeout_error",
         ],
-        "sipp-register.log",
+        log,
     )?;
-    let t = Instant::now();
-    let ok = loop {
-        match reg.child.try_wait() {
-            Ok(Some(st)) => break st.success(),
-            Ok(None) if t.elapsed() < Duration::from_secs(30) => {
-                std::thread::sleep(Duration::from_millis(200))
-            }
-            _ => break false,
-        }
-    };
-    reg.kill();
-    Ok((uas, ok))
+    Ok(sipp_outcome(reg, Duration::from_secs(30)))
 }
 
 pub(crate) fn observer_mac(pair: &Pair) -> String {
