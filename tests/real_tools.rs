@@ -322,7 +322,7 @@ fn o2cb_reads_the_ocfs2_cluster_config() {
 fn openssl_accepts_the_derived_dundi_keys_and_both_nodes_share_them() {
     let tool = require_tool("openssl", "openssl");
     let out = render_all(&profile("loadbalanced"));
-    let dir = |n: &str| out.path().join(n).join("var/lib/asterisk/keys");
+    let dir = |n: &str| out.path().join(n).join("usr/share/asterisk/keys");
     let key = dir("cl01").join("pbx-cluster-dundi.key");
     let (ok, log) = judge(
         Command::new(&tool)

@@ -8,8 +8,14 @@ use crate::diagnostics::{Diagnostic, Severity};
 use crate::engine::{FileSpec, SYSTEMD_UNITS, Source};
 use crate::model::{Filesystem, Model, Protocol, Storage};
 
-/// Name of DUNDi's key pair under /var/lib/asterisk/keys (dundi.conf inkey/outkey).
+/// Name of DUNDi's key pair in `DUNDI_KEY_DIR` (dundi.conf inkey/outkey).
 pub const DUNDI_KEY: &str = "pbx-cluster-dundi";
+/// Where Asterisk's res_crypto reads keys on Debian and Ubuntu: the compiled-in
+/// data directory's keys/. The packaged asterisk.conf names /var/lib/asterisk, but
+/// in a template section ("[directories](!)") that Asterisk does not apply; keys
+/// written there were never loaded, and DUNDi could not talk to its peer (seen in
+/// the paired VMs: "No such key 'pbx-cluster-dundi'").
+pub const DUNDI_KEY_DIR: &str = "/usr/share/asterisk/keys";
 
 pub struct LoadBalanced;
 
@@ -76,7 +82,7 @@ impl Home for LoadBalanced {
     }
 
     fn files(&self, model: &Model) -> Vec<FileSpec> {
-        let key = format!("/var/lib/asterisk/keys/{DUNDI_KEY}");
+        let key = format!("{DUNDI_KEY_DIR}/{DUNDI_KEY}");
         let mut files = vec![
             FileSpec::template("lb/ldirectord.cf.j2", "/etc/ha.d/ldirectord.cf", 0o644),
             FileSpec::template("lb/cluster.conf.j2", "/etc/ocfs2/cluster.conf", 0o644),

@@ -40,7 +40,7 @@ pub fn drbd_shared_secret(secret: &Secret) -> String {
 /// have no channel to swap public keys). Derived from the secret: a ChaCha RNG
 /// seeded from it drives the key generation, so both nodes get the same pair.
 /// Returns (private key as PKCS#1 PEM, public key as SubjectPublicKeyInfo PEM),
-/// the forms Asterisk's res_crypto reads from /var/lib/asterisk/keys.
+/// the forms Asterisk's res_crypto reads (mode::load_balanced::DUNDI_KEY_DIR).
 pub fn dundi_keypair(secret: &Secret) -> (String, String) {
     use rand_chacha::rand_core::SeedableRng;
     use rsa::pkcs1::EncodeRsaPrivateKey;

@@ -159,6 +159,15 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario) {
             missing.as_ref().is_ok_and(|m| m.is_empty()),
             format!("not running: {missing:?}"),
         );
+        let keys = pair.sh(i, "asterisk -rx 'keys show'").stdout_str();
+        s.check(
+            &format!("Asterisk on {n} holds DUNDi's key pair (res_crypto loaded both halves)"),
+            keys.lines()
+                .filter(|l| l.contains("pbx-cluster-dundi"))
+                .count()
+                == 2,
+            keys.trim().replace('\n', " | "),
+        );
         let lo = pair.sh(i, &format!("ip -o -4 addr show dev lo | grep -w {VIP}"));
         s.check(
             &format!("{n} holds the virtual IP on lo (accepts, never answers ARP)"),
