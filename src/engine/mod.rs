@@ -37,6 +37,7 @@ pub struct FileSpec {
     pub source: Source,
     pub path: String,
     pub mode: u32,
+    pub owner: &'static str,
     pub group: &'static str,
     /// Holds a secret: never shown, no digest published.
     pub secret: bool,
@@ -48,6 +49,7 @@ impl FileSpec {
             source: Source::Template(template),
             path: path.to_string(),
             mode,
+            owner: "root",
             group: "root",
             secret: false,
         }

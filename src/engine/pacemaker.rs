@@ -55,6 +55,7 @@ impl Home for Pacemaker {
                 source: Source::CorosyncAuthkey,
                 path: "/etc/corosync/authkey".into(),
                 mode: 0o400,
+                owner: "root",
                 group: "root",
                 secret: true,
             },

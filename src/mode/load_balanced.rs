@@ -88,10 +88,14 @@ impl Home for LoadBalanced {
             FileSpec::template("lb/cluster.conf.j2", "/etc/ocfs2/cluster.conf", 0o644),
             FileSpec::template("lb/dundi.conf.j2", "/etc/asterisk/dundi.conf", 0o640)
                 .group("asterisk"),
+            // res_crypto refuses a private key that anyone but its owner may
+            // read ("Private key file has bad permissions: ... 0640", seen in the
+            // paired VMs): 0600, owned by the user Asterisk runs as.
             FileSpec {
                 source: Source::DundiPrivateKey,
                 path: format!("{key}.key"),
-                mode: 0o640,
+                mode: 0o600,
+                owner: "asterisk",
                 group: "asterisk",
                 secret: true,
             },
@@ -99,6 +103,7 @@ impl Home for LoadBalanced {
                 source: Source::DundiPublicKey,
                 path: format!("{key}.pub"),
                 mode: 0o644,
+                owner: "root",
                 group: "asterisk",
                 secret: false,
             },

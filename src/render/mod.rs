@@ -64,6 +64,17 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    fn text(&self, template: &str) -> Result<Vec<u8>> {
+        self.env
+            .get_template(template)
+            .and_then(|t| t.render(minijinja::value::Serde(self.ctx)))
+            .map(String::into_bytes)
+            .map_err(|e| Error::Template {
+                template: template.to_string(),
+                message: format!("{e:#}"),
+            })
+    }
+
     fn render(
         &mut self,
         template: &str,
@@ -72,15 +83,8 @@ impl Builder<'_> {
         group: &str,
         secret: bool,
     ) -> Result<()> {
-        let text = self
-            .env
-            .get_template(template)
-            .and_then(|t| t.render(minijinja::value::Serde(self.ctx)))
-            .map_err(|e| Error::Template {
-                template: template.to_string(),
-                message: format!("{e:#}"),
-            })?;
-        self.add(path, text.into_bytes(), mode, group, secret);
+        let text = self.text(template)?;
+        self.add(path, text, mode, "root", group, secret);
         Ok(())
     }
 
@@ -88,9 +92,7 @@ impl Builder<'_> {
     fn spec(&mut self, spec: &FileSpec, model: &Model) -> Result<()> {
         let secret = &model.auth.secret;
         let bytes = match spec.source {
-            Source::Template(t) => {
-                return self.render(t, &spec.path, spec.mode, spec.group, spec.secret);
-            }
+            Source::Template(t) => self.text(t)?,
             Source::CorosyncAuthkey => keys::corosync_authkey(secret),
             Source::DundiPrivateKey | Source::DundiPublicKey => {
                 let (private, public) = self
@@ -103,17 +105,32 @@ impl Builder<'_> {
                 }
             }
         };
-        self.add(&spec.path, bytes, spec.mode, spec.group, spec.secret);
+        self.add(
+            &spec.path,
+            bytes,
+            spec.mode,
+            spec.owner,
+            spec.group,
+            spec.secret,
+        );
         Ok(())
     }
 
-    fn add(&mut self, path: &str, contents: Vec<u8>, mode: u32, group: &str, secret: bool) {
+    fn add(
+        &mut self,
+        path: &str,
+        contents: Vec<u8>,
+        mode: u32,
+        owner: &str,
+        group: &str,
+        secret: bool,
+    ) {
         self.files.insert(
             path.to_string(),
             RenderedFile {
                 contents,
                 mode,
-                owner: "root".into(),
+                owner: owner.into(),
                 group: group.into(),
                 secret,
             },
