@@ -378,6 +378,29 @@ fn calls_across_nodes(pair: &Pair, on: &[Vec<u16>; 2]) -> Result<Scenario, Error
         s.finish();
         return Ok(s);
     };
+    // A DUNDi peer marked UNREACHABLE (qualified while its Asterisk was still
+    // starting) is skipped by lookups until DUNDi qualifies it again, up to a
+    // minute later (seen: 55 s): wait, bounded, for each node to see the other.
+    for i in 0..2 {
+        let waited = pair.wait(
+            Duration::from_secs(120),
+            &format!("{}'s DUNDi sees its peer reachable", pair.name(i)),
+            || {
+                Ok(pair
+                    .sh(i, "asterisk -rx 'dundi show peers'")
+                    .stdout_str()
+                    .contains("OK ("))
+            },
+        );
+        s.check(
+            &format!("{}'s DUNDi peering is up", pair.name(i)),
+            waited.is_ok(),
+            match waited {
+                Ok(t) => format!("after {:.1} s of waiting", t.as_secs_f64()),
+                Err(_) => "not within 120 s".into(),
+            },
+        );
+    }
     // DUNDi: each node answers only for phones registered on it.
     let found = dundi_lookup(pair, 0, b);
     s.check(
