@@ -353,6 +353,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
         },
     };
 
+    let o2cb_threshold = o2cb_threshold(drbd_detect_s(s), m.deadtime);
     let lb = model.load_balancing.as_ref().map(|lb| LbCtx {
         scheduler: lb.scheduler.clone(),
         check_interval: lb.check_interval.as_secs().max(1),
@@ -390,8 +391,8 @@ pub fn build(model: &Model, node: &Node) -> Context {
             .filter(|svc| model.mode_home().service_at_boot(model, svc))
             .cloned()
             .collect(),
-        o2cb_threshold: o2cb_threshold(drbd_detect_s(s), m.deadtime),
-        o2hb_dead_s: (o2cb_threshold(drbd_detect_s(s), m.deadtime) - 1) * 2,
+        o2cb_threshold,
+        o2hb_dead_s: (o2cb_threshold - 1) * 2,
         drbd_detect_s: drbd_detect_s(s),
         o2net_idle_ms: m.deadtime.as_millis().max(10_000),
         fence_allowance_s: FENCE_ALLOWANCE_S,

@@ -190,10 +190,7 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario) {
     s.check(
         "the director (virtual IP on eth0) is node1 alone",
         holders == vec![0],
-        format!(
-            "eth0 holders: {:?}",
-            holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>()
-        ),
+        format!("eth0 holders: {:?}", pair.names(&holders)),
     );
     // The virtual IP answers (the director's own Asterisk) before ldirectord, a
     // Perl daemon that starts slowly under emulation, has checked both nodes.

@@ -93,6 +93,11 @@ impl Pair {
         &self.vms[i].spec.name
     }
 
+    /// The names of nodes `idx`, for a check's detail.
+    pub fn names(&self, idx: &[usize]) -> Vec<&str> {
+        idx.iter().map(|&i| self.name(i)).collect()
+    }
+
     pub fn addr(&self, i: usize) -> String {
         self.vms[i].spec.addr.clone()
     }

@@ -512,10 +512,7 @@ fn cold_start_checks(pair: &Pair, s: &mut Scenario, secs: f64) {
     s.check(
         "virtual IP on the preferred node (node1)",
         holders == vec![0],
-        format!(
-            "holders: {:?}",
-            holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>()
-        ),
+        format!("holders: {:?}", pair.names(&holders)),
     );
     for i in 0..2 {
         let d = pair.drbd(i);
@@ -655,7 +652,7 @@ impl Counter {
     }
 }
 
-pub(crate) fn sipp(pair: &Pair, args: &[&str], log: &str) -> Result<Group, Error> {
+fn sipp(pair: &Pair, args: &[&str], log: &str) -> Result<Group, Error> {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &pair.lab.ns, "sipp"])
         .args(args)
@@ -1056,10 +1053,7 @@ fn asterisk_killed(pair: &mut Pair) -> Result<Scenario, Error> {
         &format!("SIP answers again within {} s", bound.as_secs()),
         back.is_some(),
         back.map_or("no answer".into(), |b| {
-            format!(
-                "{b:.1} s after the kill; VIP on {:?}",
-                holders.iter().map(|&i| pair.name(i)).collect::<Vec<_>>()
-            )
+            format!("{b:.1} s after the kill; VIP on {:?}", pair.names(&holders))
         }),
     );
     // Wait for a late reaction (e.g. a DRBD reconnect that fences) before judging.
