@@ -45,11 +45,7 @@ pub const PHONES: u16 = 20;
 pub const UNREGISTERED: u16 = 1000 + PHONES + 1;
 
 fn name_of(id: u8) -> &'static str {
-    SCENARIOS
-        .iter()
-        .find(|(i, _)| *i == id)
-        .map(|(_, n)| *n)
-        .unwrap_or("?")
+    crate::scenarios::name_in(SCENARIOS, id)
 }
 
 /// The active/passive lab profile made load-balanced: OCFS2, only voicemail shared

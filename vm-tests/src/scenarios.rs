@@ -162,12 +162,17 @@ pub const SCENARIOS: &[(u8, &str)] = &[
     (10, "frozen standby node"),
 ];
 
-fn name_of(id: u8) -> &'static str {
-    SCENARIOS
+/// Scenario `id`'s name in a mode's table.
+pub(crate) fn name_in(table: &[(u8, &'static str)], id: u8) -> &'static str {
+    table
         .iter()
         .find(|(i, _)| *i == id)
         .map(|(_, n)| *n)
         .unwrap_or("?")
+}
+
+fn name_of(id: u8) -> &'static str {
+    name_in(SCENARIOS, id)
 }
 
 pub(crate) fn first_lines(s: &str, n: usize) -> String {
