@@ -626,7 +626,8 @@ fn apply_with_root_writes_modes_and_a_second_run_changes_nothing() {
     assert_eq!(mode("etc/drbd.d/r0.res"), 0o600);
     assert_eq!(mode("etc/corosync/corosync.conf"), 0o644);
     assert!(
-        text(&std::fs::read(root.path().join("etc/hosts")).unwrap()).contains("192.168.178.4 cl02")
+        text(&std::fs::read(root.path().join("etc/hosts")).unwrap())
+            .contains("192.168.178.4\tcl02\n")
     );
     assert!(root.path().join("var/log/pbx-cluster.log").exists());
     let o = plan_cli(root.path(), &profile("seed-pacemaker"));

@@ -23,6 +23,8 @@ pub const SYSTEMD_UNITS: &str = "/etc/systemd/system";
 pub enum Source {
     /// An embedded template (templates/), rendered with the node's context.
     Template(&'static str),
+    /// The node's name (/etc/hostname).
+    Hostname,
     /// corosync's authkey, derived from the cluster secret.
     CorosyncAuthkey,
     /// DUNDi's RSA key pair (private or public half), derived from the cluster
@@ -45,8 +47,13 @@ pub struct FileSpec {
 
 impl FileSpec {
     pub fn template(template: &'static str, path: &str, mode: u32) -> Self {
+        Self::of(Source::Template(template), path, mode)
+    }
+
+    /// A root-owned file from any source.
+    pub fn of(source: Source, path: &str, mode: u32) -> Self {
         FileSpec {
-            source: Source::Template(template),
+            source,
             path: path.to_string(),
             mode,
             owner: "root",

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::spec::{BOOT_LABEL, ImageSpec, Install, NetworkRenderer, ROOT_LABEL};
-use crate::model::{Filesystem, Node};
+use crate::model::Filesystem;
 
 /// The extra apt sources of the profile (a sid source for Asterisk, ...).
 pub const EXTRA_LIST: &str = "etc/apt/sources.list.d/pbx-cluster-extra.list";
@@ -53,10 +53,12 @@ pub struct ProfileFiles {
 
 pub fn render(spec: &ImageSpec, profile: &ProfileFiles) -> FileSet {
     let mut files = FileSet::new();
-    // hostname(5) allows comments, but some tools read the first line verbatim.
     files.insert(
         "etc/hostname".into(),
-        text(format!("{}\n", spec.node.name), 0o644),
+        FileEntry {
+            bytes: crate::render::host::hostname(&spec.node.name),
+            mode: 0o644,
+        },
     );
     files.insert("etc/hosts".into(), text(hosts(spec), 0o644));
     files.insert(
@@ -143,18 +145,13 @@ pub fn render(spec: &ImageSpec, profile: &ProfileFiles) -> FileSet {
 
 /// Names resolve to the frontend addresses on both nodes. The node's own name must
 /// not map to 127.0.1.1 (Debian's default): corosync would bind to loopback.
+/// The loopback lines, then the block apply keeps current.
 fn hosts(spec: &ImageSpec) -> String {
-    let mut nodes: Vec<&Node> = vec![&spec.node, &spec.peer];
-    nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out = String::from(HEADER);
-    out.push_str("127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n");
-    for n in nodes {
-        out.push_str(&format!("{}\t{}\n", n.frontend.address, n.name));
-    }
-    for n in [&spec.node, &spec.peer] {
-        out.push_str(&format!("{}\t{}-hb\n", n.heartbeat.address, n.name));
-    }
-    out
+    format!(
+        "{HEADER}{}{}",
+        crate::render::host::HOSTS_LOOPBACK,
+        spec.hosts_block
+    )
 }
 
 /// systemd.network(5): static address, no DHCP, link-local off.

@@ -48,8 +48,6 @@ pub enum Outcome {
 /// What can go wrong while building an image, each with its fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("{}: {message}", .path.display())]
-    ProfileSyntax { path: PathBuf, message: String },
     #[error("{} is not an apt repository: {source}", .path.display())]
     NotARepository {
         path: PathBuf,
@@ -81,7 +79,6 @@ impl ImageError {
     pub fn fix(&self) -> String {
         use download::DownloadError as D;
         match self {
-            ImageError::ProfileSyntax { .. } => "run `pbx-cluster validate` first".into(),
             ImageError::NotARepository { .. } => {
                 "give the folder made by `pbx-cluster repo build` (a Packages file or dists/)".into()
             }
@@ -135,32 +132,19 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error +
 }
 
 /// The profile and, when it names one, its secret file, as the node will read them.
-fn profile_files(profile_path: &Path) -> Result<ProfileFiles> {
+fn profile_files(profile_path: &Path, model: &Model) -> Result<ProfileFiles> {
     let text = std::fs::read(profile_path).map_err(io("cannot read the profile", profile_path))?;
-    let raw: crate::raw::RawProfile =
-        toml::from_slice(&text).map_err(|e| ImageError::ProfileSyntax {
-            path: profile_path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    let secret = match &raw.auth.secret_file {
+    let secret = match &model.auth.secret_file {
         None => None,
-        Some(rel) => {
-            let rel_path = Path::new(rel);
-            let src = if rel_path.is_absolute() {
-                rel_path.to_path_buf()
-            } else {
-                profile_path
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .join(rel_path)
-            };
-            let bytes = std::fs::read(&src).map_err(io("cannot read the secret file", &src))?;
+        Some(file) => {
+            let bytes =
+                std::fs::read(&file.path).map_err(io("cannot read the secret file", &file.path))?;
             // An absolute path lands at the same place inside the image; a relative
             // one beside the profile (it resolves from the profile's folder).
-            let inside = if rel_path.is_absolute() {
-                format!("../..{rel}")
+            let inside = if Path::new(&file.written).is_absolute() {
+                format!("../..{}", file.written)
             } else {
-                rel.clone()
+                file.written.clone()
             };
             Some((inside, bytes))
         }
@@ -455,7 +439,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
     let started = Instant::now();
     let spec = ImageSpec::resolve(req.model, &req.options).map_err(ImageError::from)?;
     let node = spec.node.name.clone();
-    let profile = profile_files(req.profile_path)?;
+    let profile = profile_files(req.profile_path, req.model)?;
     let mut files = files::render(&spec, &profile);
     for f in &spec.add_files {
         let rel = f.dest.trim_start_matches('/').to_string();

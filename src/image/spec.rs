@@ -79,6 +79,8 @@ pub struct ImageSpec {
     pub distro: Distro,
     pub node: Node,
     pub peer: Node,
+    /// pbx-cluster's block of /etc/hosts, as apply would write it.
+    pub hosts_block: String,
     pub frontend_prefix: u8,
     pub heartbeat_prefix: u8,
     pub mirror: String,
@@ -323,6 +325,7 @@ impl ImageSpec {
             distro,
             node: model.nodes[idx].clone(),
             peer: model.nodes[1 - idx].clone(),
+            hosts_block: crate::render::host::hosts_block(model).text(),
             frontend_prefix: model.network.frontend.prefix_len(),
             heartbeat_prefix: model.network.heartbeat.prefix_len(),
             suite: opts

@@ -45,7 +45,7 @@ fn opts(node: &str) -> ImageOptions {
 }
 
 fn profile_files_of_lab() -> ProfileFiles {
-    profile_files(&profiles_dir().join("lab.toml")).unwrap()
+    profile_files(&profiles_dir().join("lab.toml"), &model_for("debian-sid")).unwrap()
 }
 
 /// The argv joined by spaces, unquoted: easier to search than the shell form.

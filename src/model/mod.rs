@@ -161,6 +161,17 @@ pub struct Auth {
     pub algorithm: AuthAlgorithm,
     #[serde(skip)]
     pub secret: Secret,
+    /// Where the secret came from when the profile names a file.
+    #[serde(skip)]
+    pub secret_file: Option<SecretFile>,
+}
+
+/// auth.secret-file: as the profile writes it (relative paths start at the
+/// profile's folder) and where it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretFile {
+    pub written: String,
+    pub path: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -627,9 +627,14 @@ fn build_auth(a: &RawAuth, c: &mut Checker) -> Option<Auth> {
             );
         }
     }
+    let secret_file = a.secret_file.as_ref().map(|file| SecretFile {
+        written: file.clone(),
+        path: c.base_dir.join(file),
+    });
     Some(Auth {
         algorithm: algorithm?,
         secret: secret?,
+        secret_file,
     })
 }
 

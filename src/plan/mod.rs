@@ -193,38 +193,6 @@ pub fn identify(
     ))
 }
 
-pub const HOSTS_BEGIN: &str = "# pbx-cluster begin (managed block, do not edit)";
-pub const HOSTS_END: &str = "# pbx-cluster end";
-
-/// /etc/hosts with our block for both nodes and the virtual IP, replacing an older
-/// block and keeping every other line.
-pub fn hosts_with_block(current: &str, model: &Model) -> String {
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in current.lines() {
-        if line == HOSTS_BEGIN {
-            skipping = true;
-        } else if line == HOSTS_END {
-            skipping = false;
-        } else if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out.push_str(HOSTS_BEGIN);
-    out.push('\n');
-    for n in &model.nodes {
-        out.push_str(&format!("{} {}\n", n.frontend.address, n.name));
-    }
-    out.push_str(&format!(
-        "{} {}-vip\n",
-        model.network.virtual_ip, model.name
-    ));
-    out.push_str(HOSTS_END);
-    out.push('\n');
-    out
-}
-
 /// Units whose boot state the plan manages: the ones leaving the boot sequence
 /// and the ones the engine needs.
 pub fn all_units(model: &Model) -> Vec<String> {
@@ -381,52 +349,38 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         ));
     }
 
-    // Host identity.
+    // Host identity: the running name (the file is one of the rendered ones),
+    // and our block in the files shared with the system.
     if st.hostname.as_deref() != Some(node.name.as_str()) {
-        let f = crate::render::RenderedFile {
-            contents: format!("{}\n", node.name).into_bytes(),
-            mode: 0o644,
-            owner: "root".into(),
-            group: "root".into(),
-            secret: false,
-        };
-        let current = state::file_state(&st.path("/etc/hostname"));
-        steps.extend(write_step(
-            "/etc/hostname",
-            &f,
-            current.as_ref(),
-            Phase::Host,
-            format!("/etc/hostname ({})", node.name),
-        ));
         steps.push(run(
             Phase::Host,
             format!("set the running hostname to {}", node.name),
             vec![Cmd::new("hostnamectl").args(["set-hostname", &node.name])],
         ));
     }
-    let hosts_now = st
-        .hosts_file
-        .clone()
-        .unwrap_or_else(|| "127.0.0.1 localhost\n".into());
-    let hosts_new = hosts_with_block(&hosts_now, model);
-    if hosts_new != hosts_now {
+    for (path, block) in &files.blocks {
+        let now = st.shared.get(path).cloned().flatten();
+        let merged = block.merge(
+            now.as_deref()
+                .unwrap_or(crate::render::host::HOSTS_LOOPBACK),
+        );
         let f = crate::render::RenderedFile {
-            contents: hosts_new.into_bytes(),
+            contents: merged.into_bytes(),
             mode: 0o644,
             owner: "root".into(),
             group: "root".into(),
             secret: false,
         };
-        let current = st.hosts_file.as_ref().map(|h| state::FileState {
-            contents: h.clone().into_bytes(),
+        let current = now.map(|text| state::FileState {
+            contents: text.into_bytes(),
             mode: 0o644,
         });
         steps.extend(write_step(
-            "/etc/hosts",
+            path,
             &f,
             current.as_ref(),
             Phase::Host,
-            "/etc/hosts (both nodes and the virtual IP)".into(),
+            format!("{path} (pbx-cluster's block: both nodes and the virtual IP)"),
         ));
     }
 

@@ -45,7 +45,8 @@ pub struct NodeState {
     pub addresses: Vec<Ipv4Addr>,
     /// Current content of each path the file set would write.
     pub files: BTreeMap<String, Option<FileState>>,
-    pub hosts_file: Option<String>,
+    /// Current text of each file the file set holds a managed block in.
+    pub shared: BTreeMap<String, Option<String>>,
     pub installed: Option<BTreeSet<String>>,
     pub services: Option<BTreeMap<String, ServiceState>>,
     pub drbd: Option<DrbdState>,
@@ -86,8 +87,11 @@ pub fn probe(
     for path in files.files.keys() {
         st.files.insert(path.clone(), file_state(&st.path(path)));
     }
-    st.hosts_file = std::fs::read_to_string(st.path("/etc/hosts")).ok();
-    st.hostname = std::fs::read_to_string(st.path("/etc/hostname"))
+    for path in files.blocks.keys() {
+        st.shared
+            .insert(path.clone(), std::fs::read_to_string(st.path(path)).ok());
+    }
+    st.hostname = std::fs::read_to_string(st.path(crate::render::host::HOSTNAME_PATH))
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());

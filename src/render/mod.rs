@@ -8,6 +8,7 @@
 pub mod cib;
 mod context;
 pub mod haresources;
+pub mod host;
 mod keys;
 pub mod templates;
 
@@ -52,12 +53,15 @@ pub struct BootChanges {
 pub struct FileSet {
     pub node: String,
     pub files: BTreeMap<String, RenderedFile>,
+    /// Blocks pbx-cluster owns inside files it shares (/etc/hosts), by path.
+    pub blocks: BTreeMap<String, host::ManagedBlock>,
     pub boot: BootChanges,
 }
 
 struct Builder<'a> {
     env: minijinja::Environment<'static>,
     ctx: &'a Context,
+    node: &'a str,
     files: BTreeMap<String, RenderedFile>,
     /// DUNDi's key pair, derived once (RSA key generation is slow).
     dundi: Option<(String, String)>,
@@ -75,24 +79,12 @@ impl Builder<'_> {
             })
     }
 
-    fn render(
-        &mut self,
-        template: &str,
-        path: &str,
-        mode: u32,
-        group: &str,
-        secret: bool,
-    ) -> Result<()> {
-        let text = self.text(template)?;
-        self.add(path, text, mode, "root", group, secret);
-        Ok(())
-    }
-
-    /// One file of an engine's or a mode's table.
+    /// One file of a table (the common one, an engine's or a mode's).
     fn spec(&mut self, spec: &FileSpec, model: &Model) -> Result<()> {
         let secret = &model.auth.secret;
         let bytes = match spec.source {
             Source::Template(t) => self.text(t)?,
+            Source::Hostname => host::hostname(self.node),
             Source::CorosyncAuthkey => keys::corosync_authkey(secret),
             Source::DundiPrivateKey | Source::DundiPublicKey => {
                 let (private, public) = self
@@ -150,86 +142,22 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
     let mut b = Builder {
         env: templates::environment(),
         ctx: &ctx,
+        node: &node.name,
         files: BTreeMap::new(),
         dundi: None,
     };
-    let res = &model.storage.resource;
-    b.render("drbd/drbd.conf.j2", "/etc/drbd.conf", 0o644, "root", false)?;
-    b.render(
-        "drbd/global_common.conf.j2",
-        "/etc/drbd.d/global_common.conf",
-        0o644,
-        "root",
-        false,
-    )?;
-    let res_template = match node.drbd_module {
-        crate::model::DrbdModule::V84 => "drbd/resource-84.res.j2",
-        crate::model::DrbdModule::V9 => "drbd/resource-9.res.j2",
-    };
-    b.render(
-        res_template,
-        &format!("/etc/drbd.d/{res}.res"),
-        0o600,
-        "root",
-        true,
-    )?;
-    b.render(
-        "drbd/drbdlinks.conf.j2",
-        "/etc/drbdlinks.conf",
-        0o644,
-        "root",
-        false,
-    )?;
-    for spec in model.engine_home().files(model) {
-        b.spec(&spec, model)?;
-    }
-    b.render(
-        "sysctl/pbx-cluster.conf.j2",
-        "/etc/sysctl.d/60-pbx-cluster.conf",
-        0o644,
-        "root",
-        false,
-    )?;
-    b.render(
-        "asterisk/pjsip.conf.j2",
-        "/etc/asterisk/pjsip.conf",
-        0o640,
-        "asterisk",
-        true,
-    )?;
-    b.render(
-        "asterisk/extensions.conf.j2",
-        "/etc/asterisk/extensions.conf",
-        0o640,
-        "asterisk",
-        false,
-    )?;
-    b.render(
-        "asterisk/modules.conf.j2",
-        "/etc/asterisk/modules.conf",
-        0o640,
-        "asterisk",
-        false,
-    )?;
-    for spec in model.mode_home().files(model) {
-        b.spec(&spec, model)?;
-    }
     let boot = boot_changes(model);
-    for unit in boot
-        .enable
-        .iter()
-        .filter(|u| NEEDS_ADDRESSES.contains(&u.as_str()))
-    {
-        b.render(
-            "systemd/wait-addresses.conf.j2",
-            &format!("{SYSTEMD_UNITS}/{unit}.service.d/50-pbx-cluster-addresses.conf"),
-            0o644,
-            "root",
-            false,
-        )?;
+    let specs = common_files(model, node)
+        .into_iter()
+        .chain(model.engine_home().files(model))
+        .chain(model.mode_home().files(model))
+        .chain(address_waits(&boot));
+    for spec in specs {
+        b.spec(&spec, model)?;
     }
     let mut files = b.files;
-    let manifest = manifest(model, node_name, &files, &boot);
+    let blocks = BTreeMap::from([(host::HOSTS_PATH.to_string(), host::hosts_block(model))]);
+    let manifest = manifest(model, node_name, &files, &blocks, &boot);
     files.insert(
         MANIFEST_PATH.to_string(),
         RenderedFile {
@@ -243,8 +171,66 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
     Ok(FileSet {
         node: node_name.to_string(),
         files,
+        blocks,
         boot,
     })
+}
+
+/// The files every node gets, whatever its engine and mode.
+fn common_files(model: &Model, node: &Node) -> Vec<FileSpec> {
+    let res_template = match node.drbd_module {
+        crate::model::DrbdModule::V84 => "drbd/resource-84.res.j2",
+        crate::model::DrbdModule::V9 => "drbd/resource-9.res.j2",
+    };
+    let res = &model.storage.resource;
+    vec![
+        FileSpec::of(Source::Hostname, host::HOSTNAME_PATH, 0o644),
+        FileSpec::template("drbd/drbd.conf.j2", "/etc/drbd.conf", 0o644),
+        FileSpec::template(
+            "drbd/global_common.conf.j2",
+            "/etc/drbd.d/global_common.conf",
+            0o644,
+        ),
+        // It holds the DRBD shared secret.
+        FileSpec::template(res_template, &format!("/etc/drbd.d/{res}.res"), 0o600).secret(true),
+        FileSpec::template("drbd/drbdlinks.conf.j2", "/etc/drbdlinks.conf", 0o644),
+        FileSpec::template(
+            "sysctl/pbx-cluster.conf.j2",
+            "/etc/sysctl.d/60-pbx-cluster.conf",
+            0o644,
+        ),
+        // The phones' passwords.
+        FileSpec::template("asterisk/pjsip.conf.j2", "/etc/asterisk/pjsip.conf", 0o640)
+            .group("asterisk")
+            .secret(true),
+        FileSpec::template(
+            "asterisk/extensions.conf.j2",
+            "/etc/asterisk/extensions.conf",
+            0o640,
+        )
+        .group("asterisk"),
+        FileSpec::template(
+            "asterisk/modules.conf.j2",
+            "/etc/asterisk/modules.conf",
+            0o640,
+        )
+        .group("asterisk"),
+    ]
+}
+
+/// A drop-in for each boot unit that binds this node's own addresses.
+fn address_waits(boot: &BootChanges) -> Vec<FileSpec> {
+    boot.enable
+        .iter()
+        .filter(|u| NEEDS_ADDRESSES.contains(&u.as_str()))
+        .map(|unit| {
+            FileSpec::template(
+                "systemd/wait-addresses.conf.j2",
+                &format!("{SYSTEMD_UNITS}/{unit}.service.d/50-pbx-cluster-addresses.conf"),
+                0o644,
+            )
+        })
+        .collect()
 }
 
 pub use crate::engine::SYSTEMD_UNITS;
@@ -293,6 +279,13 @@ struct ManifestFile<'a> {
 }
 
 #[derive(Serialize)]
+struct ManifestBlock<'a> {
+    path: &'a str,
+    /// The block with its markers (the rest of the file is the node's own).
+    sha256: String,
+}
+
+#[derive(Serialize)]
 struct Manifest<'a> {
     generated_by: &'static str,
     cluster: &'a str,
@@ -301,12 +294,14 @@ struct Manifest<'a> {
     mode: crate::model::Mode,
     boot: &'a BootChanges,
     files: Vec<ManifestFile<'a>>,
+    blocks: Vec<ManifestBlock<'a>>,
 }
 
 fn manifest(
     model: &Model,
     node: &str,
     files: &BTreeMap<String, RenderedFile>,
+    blocks: &BTreeMap<String, host::ManagedBlock>,
     boot: &BootChanges,
 ) -> Vec<u8> {
     let m = Manifest {
@@ -325,6 +320,13 @@ fn manifest(
                 owner: &f.owner,
                 group: &f.group,
                 secret: f.secret,
+            })
+            .collect(),
+        blocks: blocks
+            .iter()
+            .map(|(p, b)| ManifestBlock {
+                path: p,
+                sha256: sha256_hex(b.text().as_bytes()),
             })
             .collect(),
     };
