@@ -1118,6 +1118,38 @@ fn a_patch_that_did_not_happen_is_planned_again_though_the_file_is_current() {
     );
 }
 
+/// Every command of a plan, in order.
+fn commands(p: &plan::Plan) -> Vec<String> {
+    p.steps
+        .iter()
+        .flat_map(|s| match &s.action {
+            plan::Action::Run { commands } => commands.iter().map(Cmd::display).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_changed_kernel_setting_is_loaded_once_before_the_services() {
+    let m = model("seed-pacemaker");
+    let files = render::render_node(&m, "cl01").unwrap();
+    let mut st = running_node(&files, &["corosync", "pacemaker"]);
+    let path = "/etc/sysctl.d/60-pbx-cluster.conf";
+    st.files.insert(
+        path.into(),
+        Some(plan::state::FileState {
+            contents: b"net.ipv4.ip_nonlocal_bind = 0\n".to_vec(),
+            mode: 0o644,
+        }),
+    );
+    let p = plan::build(&m, &files, &st, plan::Options::default()).unwrap();
+    let sysctl = format!("sysctl -q -p {path}");
+    let all = commands(&p);
+    assert_eq!(all.iter().filter(|c| **c == sysctl).count(), 1, "{all:#?}");
+    let step = p.steps.iter().find(|s| s.summary.contains("kernel settings")).unwrap();
+    assert_eq!(step.phase, plan::Phase::Files);
+}
+
 #[test]
 fn an_unchanged_profile_reloads_nothing() {
     let p = changed_plan("seed-heartbeat", str::to_string, &["heartbeat", "asterisk"]);

@@ -246,34 +246,53 @@ pub fn dopd_helpers(model: &Model) -> Vec<&'static str> {
 /// For each file whose contents change, the reload its running service needs, in
 /// the table's order (PJSIP before the dialplan that dials its endpoints), once per
 /// distinct command (several DRBD files make one adjust).
-fn reload_steps(model: &Model, files: &FileSet, st: &NodeState) -> Vec<Step> {
+/// The files a plan writes, with how each changes.
+fn written_files(steps: &[Step]) -> Vec<(String, Change)> {
+    steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::WriteFile { path, change, .. } => Some((path.clone(), *change)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The rows of the reload table of `phase` that the written files call for:
+/// in `Files` any new or changed contents, in `Reload` only changed contents
+/// (a service reads a file it never had at its start anyway). Each command once.
+fn reload_steps(
+    model: &Model,
+    st: &NodeState,
+    written: &[(String, Change)],
+    phase: Phase,
+) -> Vec<Step> {
     let active = |unit: &str| {
         st.services
             .as_ref()
             .and_then(|m| m.get(unit))
             .is_some_and(|s| s.active)
     };
-    let drbd_up = st.drbd.as_ref().is_some_and(|d| d.up);
-    let changed: Vec<&str> = files
-        .files
-        .iter()
-        .filter(|(path, f)| {
-            st.files
-                .get(*path)
-                .and_then(Option::as_ref)
-                .is_some_and(|c| c.contents != f.contents)
-        })
-        .map(|(path, _)| path.as_str())
-        .collect();
+    let node = reload::OnNode {
+        unit_active: &active,
+        drbd_up: st.drbd.as_ref().is_some_and(|d| d.up),
+        systemd: st.systemd || st.services.is_none(),
+    };
+    let counts = |c: Change| match phase {
+        Phase::Files => c != Change::Mode,
+        _ => c == Change::Update,
+    };
     let mut steps: Vec<Step> = Vec::new();
     let mut seen: Vec<Vec<String>> = Vec::new();
-    for r in reload::RELOADS {
-        for path in changed.iter().filter(|p| r.applies(p, &active, drbd_up)) {
+    for r in reload::RELOADS.iter().filter(|r| r.phase == phase) {
+        let paths = written
+            .iter()
+            .filter(|(p, c)| counts(*c) && r.applies(p, &node));
+        for (path, _) in paths {
             let commands = (r.commands)(path, &model.storage.resource);
             let shown: Vec<String> = commands.iter().map(Cmd::display).collect();
             if !seen.contains(&shown) {
                 seen.push(shown);
-                steps.push(run(Phase::Reload, r.summary, commands));
+                steps.push(run(phase, r.summary, commands));
             }
         }
     }
@@ -397,38 +416,9 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         ));
     }
 
-    // Kernel modules and settings take effect now, not only at the next boot; the
-    // modules first, since some settings (net.ipv4.vs.*) exist only once loaded.
-    let written = |prefix: &str| {
-        steps
-            .iter()
-            .filter_map(|s| match &s.action {
-                Action::WriteFile { path, .. } if path.starts_with(prefix) => Some(path.clone()),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut sysctl: Vec<Cmd> = Vec::new();
-    let modules = !written("/etc/modules-load.d/").is_empty();
-    if modules {
-        sysctl.push(Cmd::new("systemctl").args(["restart", "systemd-modules-load.service"]));
-    }
-    sysctl.extend(
-        written("/etc/sysctl.d/")
-            .iter()
-            .map(|path| Cmd::new("sysctl").args(["-q", "-p", path])),
-    );
-    if !sysctl.is_empty() {
-        steps.push(run(
-            Phase::Files,
-            if modules {
-                "load the listed kernel modules and apply the changed kernel settings"
-            } else {
-                "apply the changed kernel settings"
-            },
-            sysctl,
-        ));
-    }
+    // The kernel and systemd take the written files now, before any service starts.
+    let written = written_files(&steps);
+    steps.extend(reload_steps(model, st, &written, Phase::Files));
 
     // dopd (Heartbeat's DRBD fence-peer) runs as hacluster and calls these: without
     // root:haclient 4750, as drbdadm asks, it fails, the peer is never outdated and
@@ -460,21 +450,6 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             Phase::Files,
             "let dopd run the DRBD helpers as root (root:haclient 4750, dpkg-statoverride)",
             helpers,
-        ));
-    }
-
-    // systemd reads changed drop-ins only on a reload; before any unit starts.
-    let systemd = st.systemd || st.services.is_none();
-    if systemd
-        && steps.iter().any(|s| {
-            matches!(&s.action, Action::WriteFile { path, .. }
-            if path.starts_with(&format!("{}/", crate::render::SYSTEMD_UNITS)))
-        })
-    {
-        steps.push(run(
-            Phase::Files,
-            "make systemd read the changed unit drop-ins",
-            vec![Cmd::new("systemctl").arg("daemon-reload")],
         ));
     }
 
@@ -563,7 +538,7 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             vec![Cmd::new("systemctl").args(args)],
         ));
     }
-    steps.extend(reload_steps(model, files, st));
+    steps.extend(reload_steps(model, st, &written, Phase::Reload));
     steps.extend(cib_step(files, st));
     // Sorted by phase: drbd's enable before the starts, whatever the unit order.
     steps.sort_by_key(|s| s.phase);

@@ -1,10 +1,13 @@
-//! What a running node does with a changed file: each service re-reads its own
-//! files its own documented way, and only when one of them changed and the
-//! service runs here. One table, read top to bottom; a file no row names needs
-//! nothing beyond being written (modules.conf, for one, is read at Asterisk's next
-//! start). The CIB is not in this table: plan compares the rendered one with the
-//! live one (`cib_step`), so a patch that failed is planned again.
+//! What a node does with a written file: the kernel and systemd take theirs
+//! right after the files are written (before any service starts), and each
+//! running service re-reads its own files its own documented way, only when one
+//! of them changed and the service runs here. One table, read top to bottom; a
+//! file no row names needs nothing beyond being written (modules.conf, for one,
+//! is read at Asterisk's next start). The CIB is not in this table: plan
+//! compares the rendered one with the live one (`cib_step`), so a patch that
+//! failed is planned again.
 
+use super::Phase;
 use crate::exec::Cmd;
 
 /// When a row applies: the service that must be running on this node.
@@ -16,12 +19,18 @@ pub enum Running {
     Drbd,
     /// Always (no daemon holds the setting).
     Always,
+    /// The node runs systemd (or the probe could not tell).
+    Systemd,
 }
 
 /// One way a changed file reaches its service.
 pub struct Reload {
     /// Whether a changed path belongs to this row.
     pub matches: fn(&str) -> bool,
+    /// `Files`: right after the files, for a new file too (the kernel and
+    /// systemd read theirs before any service starts). `Reload`: after the
+    /// engine, only for a file whose contents changed under a running service.
+    pub phase: Phase,
     pub running: Running,
     pub summary: &'static str,
     /// The commands, given the changed path and the DRBD resource name.
@@ -33,64 +42,101 @@ fn asterisk(cli: &str) -> Vec<Cmd> {
 }
 
 pub const RELOADS: &[Reload] = &[
+    // Modules first: some settings (net.ipv4.vs.*) exist only once ip_vs is loaded.
+    Reload {
+        matches: |p| p.starts_with("/etc/modules-load.d/"),
+        phase: Phase::Files,
+        running: Running::Always,
+        summary: "load the listed kernel modules",
+        commands: |_, _| {
+            vec![Cmd::new("systemctl").args(["restart", "systemd-modules-load.service"])]
+        },
+    },
+    Reload {
+        matches: |p| p.starts_with("/etc/sysctl.d/"),
+        phase: Phase::Files,
+        running: Running::Always,
+        summary: "apply the changed kernel settings",
+        commands: |p, _| vec![Cmd::new("sysctl").args(["-q", "-p", p])],
+    },
+    // systemd reads changed drop-ins only on a reload; before any unit starts.
+    Reload {
+        matches: |p| {
+            p.strip_prefix(crate::engine::SYSTEMD_UNITS)
+                .is_some_and(|rest| rest.starts_with('/'))
+        },
+        phase: Phase::Files,
+        running: Running::Systemd,
+        summary: "make systemd read the changed unit drop-ins",
+        commands: |_, _| vec![Cmd::new("systemctl").arg("daemon-reload")],
+    },
     Reload {
         matches: |p| p == "/etc/asterisk/pjsip.conf",
+        phase: Phase::Reload,
         running: Running::Unit("asterisk"),
         summary: "reload PJSIP in the running Asterisk (registrations and calls stay)",
         commands: |_, _| asterisk("module reload res_pjsip.so"),
     },
     Reload {
         matches: |p| p == "/etc/asterisk/extensions.conf",
+        phase: Phase::Reload,
         running: Running::Unit("asterisk"),
         summary: "reload the dialplan in the running Asterisk",
         commands: |_, _| asterisk("dialplan reload"),
     },
     Reload {
         matches: |p| p == "/etc/asterisk/dundi.conf",
+        phase: Phase::Reload,
         running: Running::Unit("asterisk"),
         summary: "reload DUNDi in the running Asterisk",
         commands: |_, _| asterisk("module reload pbx_dundi.so"),
     },
     Reload {
         matches: |p| p == "/etc/drbd.conf" || p.starts_with("/etc/drbd.d/"),
+        phase: Phase::Reload,
         running: Running::Drbd,
         summary: "apply the DRBD options to the running resource (drbdadm adjust: sync rate and net options live; a changed address reconnects)",
         commands: |_, res| vec![Cmd::new("drbdadm").args(["adjust", res])],
     },
     Reload {
-        matches: |p| p.starts_with("/etc/sysctl.d/"),
-        running: Running::Always,
-        summary: "load the kernel settings",
-        commands: |p, _| vec![Cmd::new("sysctl").args(["-q", "-p", p])],
-    },
-    Reload {
         matches: |p| p == "/etc/corosync/corosync.conf",
+        phase: Phase::Reload,
         running: Running::Unit("corosync"),
         summary: "have corosync re-read corosync.conf (token and logging change live; node addresses only with a restart)",
         commands: |_, _| vec![Cmd::new("corosync-cfgtool").arg("-R")],
     },
     Reload {
         matches: |p| matches!(p, "/etc/ha.d/ha.cf" | "/etc/ha.d/authkeys"),
+        phase: Phase::Reload,
         running: Running::Unit("heartbeat"),
         summary: "have Heartbeat re-read ha.cf and authkeys (haresources takes effect at the group's next start)",
         commands: |_, _| vec![Cmd::new("systemctl").args(["reload", "heartbeat"])],
     },
     Reload {
         matches: |p| p == "/etc/ha.d/ldirectord.cf",
+        phase: Phase::Reload,
         running: Running::Unit("ldirectord"),
         summary: "have ldirectord re-read its virtual services",
         commands: |_, _| vec![Cmd::new("systemctl").args(["reload", "ldirectord"])],
     },
 ];
 
+/// What runs on the node, as far as the rows ask.
+pub struct OnNode<'a> {
+    pub unit_active: &'a dyn Fn(&str) -> bool,
+    pub drbd_up: bool,
+    pub systemd: bool,
+}
+
 impl Reload {
     /// Whether this row applies to a changed path, given what runs on the node.
-    pub fn applies(&self, path: &str, unit_active: &dyn Fn(&str) -> bool, drbd_up: bool) -> bool {
+    pub fn applies(&self, path: &str, node: &OnNode<'_>) -> bool {
         (self.matches)(path)
             && match self.running {
-                Running::Unit(u) => unit_active(u),
-                Running::Drbd => drbd_up,
+                Running::Unit(u) => (node.unit_active)(u),
+                Running::Drbd => node.drbd_up,
                 Running::Always => true,
+                Running::Systemd => node.systemd,
             }
     }
 }
