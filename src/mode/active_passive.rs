@@ -36,6 +36,10 @@ impl Home for ActivePassive {
         false
     }
 
+    fn moves(&self) -> super::Moves {
+        super::Moves::Group
+    }
+
     fn primary_at_boot(&self, _model: &Model) -> bool {
         // The engine promotes one node.
         false

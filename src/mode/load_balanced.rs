@@ -156,6 +156,10 @@ impl Home for LoadBalanced {
         true
     }
 
+    fn moves(&self) -> super::Moves {
+        super::Moves::Director
+    }
+
     fn primary_at_boot(&self, model: &Model) -> bool {
         // Where the services start at boot, so does the storage under them
         // (become-primary-on both, SHARED_MOUNT); otherwise the engine's clones.

@@ -10,6 +10,18 @@ use crate::diagnostics::Diagnostic;
 use crate::engine::FileSpec;
 use crate::model::{Mode, Model, Storage};
 
+/// What the engine moves between the nodes: the shape of the resource group
+/// (render builds the CIB and haresources from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moves {
+    /// Everything, left to right: the replicated disk promoted on one node, its
+    /// filesystem, drbdlinks, the virtual IP, the services. One node serves.
+    Group,
+    /// Only the director (virtual IP, ldirectord, the database); DRBD is Primary
+    /// on both, the shared filesystem and the other services run on both.
+    Director,
+}
+
 pub trait Home: Sync {
     fn name(&self) -> &'static str;
     /// Packages the mode adds on every distro.
@@ -26,6 +38,8 @@ pub trait Home: Sync {
     /// Whether the mode balances load: it needs the [load-balancing] table, and
     /// no other mode may have one.
     fn balances(&self) -> bool;
+    /// What the engine moves between the nodes.
+    fn moves(&self) -> Moves;
     /// Whether DRBD is Primary on both nodes from boot, with no engine promoting it
     /// (the shared filesystem is mounted by a unit, not by the engine): init then
     /// leaves this node Primary instead of handing DRBD over.

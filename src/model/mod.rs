@@ -33,6 +33,22 @@ pub enum Mode {
     LoadBalanced,
 }
 
+impl Engine {
+    /// Every engine by its profile name (cluster.engine).
+    pub const ALL: [(&'static str, Engine); 2] = [
+        ("pacemaker", Engine::Pacemaker),
+        ("heartbeat", Engine::Heartbeat),
+    ];
+}
+
+impl Mode {
+    /// Every mode by its profile name (cluster.mode).
+    pub const ALL: [(&'static str, Mode); 2] = [
+        ("active-passive", Mode::ActivePassive),
+        ("load-balanced", Mode::LoadBalanced),
+    ];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Distro {
     #[serde(rename = "ubuntu-24.04")]

@@ -194,22 +194,8 @@ pub fn build(raw: &RawProfile, base_dir: &Path, homes: &Homes) -> (Option<Model>
 fn build_inner(raw: &RawProfile, homes: &Homes, c: &mut Checker) -> Option<Model> {
     // Cluster.
     c.name("cluster.name", &raw.cluster.name, "cluster name");
-    let engine = c.choice(
-        "cluster.engine",
-        &raw.cluster.engine,
-        &[
-            ("pacemaker", Engine::Pacemaker),
-            ("heartbeat", Engine::Heartbeat),
-        ],
-    );
-    let mode = c.choice(
-        "cluster.mode",
-        &raw.cluster.mode,
-        &[
-            ("active-passive", Mode::ActivePassive),
-            ("load-balanced", Mode::LoadBalanced),
-        ],
-    );
+    let engine = c.choice("cluster.engine", &raw.cluster.engine, &Engine::ALL);
+    let mode = c.choice("cluster.mode", &raw.cluster.mode, &Mode::ALL);
     let distro = c.choice("cluster.distro", &raw.cluster.distro, &Distro::ALL);
 
     // Networks.

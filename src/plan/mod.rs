@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::exec::Cmd;
-use crate::model::Model;
+use crate::model::{Model, Node};
 use crate::render::FileSet;
 pub use state::{NodeState, probe};
 
@@ -331,9 +331,30 @@ fn run(phase: Phase, summary: impl Into<String>, commands: Vec<Cmd>) -> Step {
 /// holds someone else's data and `force_wipe_disk` is off.
 pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> Result<Plan> {
     let node = model.node(&files.node).expect("file set of a profile node");
-    let mut steps = Vec::new();
+    let mut steps = package_steps(model, st);
+    steps.extend(host_steps(node, files, st));
+    steps.extend(file_steps(files, st));
+    // The kernel and systemd take the written files now, before any service starts.
+    let written = written_files(&steps);
+    steps.extend(reload_steps(model, st, &written, Phase::Files));
+    steps.extend(dopd_steps(model, st));
+    steps.extend(boot_exit_steps(files, st));
+    steps.extend(drbd_steps(model, node, st, opts)?);
+    steps.extend(engine_steps(files, st));
+    steps.extend(reload_steps(model, st, &written, Phase::Reload));
+    steps.extend(cib_step(files, st));
+    // Sorted by phase: drbd's enable before the starts, whatever the unit order.
+    steps.sort_by_key(|s| s.phase);
+    debug_assert!(steps.windows(2).all(|w| w[0].phase <= w[1].phase));
+    Ok(Plan {
+        node: node.name.clone(),
+        steps,
+    })
+}
 
-    // Packages.
+/// The packages the node lacks.
+fn package_steps(model: &Model, st: &NodeState) -> Vec<Step> {
+    let mut steps = Vec::new();
     let wanted = packages::required(model);
     let missing: Vec<String> = match &st.installed {
         Some(have) => wanted
@@ -367,9 +388,13 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             ],
         ));
     }
+    steps
+}
 
-    // Host identity: the running name (the file is one of the rendered ones),
-    // and our block in the files shared with the system.
+/// Host identity: the running name (the file is one of the rendered ones),
+/// and our block in the files shared with the system.
+fn host_steps(node: &Node, files: &FileSet, st: &NodeState) -> Vec<Step> {
+    let mut steps = Vec::new();
     if st.hostname.as_deref() != Some(node.name.as_str()) {
         steps.push(run(
             Phase::Host,
@@ -402,8 +427,12 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             format!("{path} (pbx-cluster's block: both nodes and the virtual IP)"),
         ));
     }
+    steps
+}
 
-    // Rendered files.
+/// The rendered files that differ from the node's.
+fn file_steps(files: &FileSet, st: &NodeState) -> Vec<Step> {
+    let mut steps = Vec::new();
     for (path, f) in &files.files {
         let current = st.files.get(path).and_then(|c| c.as_ref());
         let secret = if f.secret { ", holds a secret" } else { "" };
@@ -415,14 +444,14 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             format!("{path} ({:04o} {}:{}{secret})", f.mode, f.owner, f.group),
         ));
     }
+    steps
+}
 
-    // The kernel and systemd take the written files now, before any service starts.
-    let written = written_files(&steps);
-    steps.extend(reload_steps(model, st, &written, Phase::Files));
-
-    // dopd (Heartbeat's DRBD fence-peer) runs as hacluster and calls these: without
-    // root:haclient 4750, as drbdadm asks, it fails, the peer is never outdated and
-    // a node that wrongly thinks its peer dead can promote (split brain).
+/// dopd (Heartbeat's DRBD fence-peer) runs as hacluster and calls these: without
+/// root:haclient 4750, as drbdadm asks, it fails, the peer is never outdated and
+/// a node that wrongly thinks its peer dead can promote (split brain).
+fn dopd_steps(model: &Model, st: &NodeState) -> Vec<Step> {
+    let mut steps = Vec::new();
     let helpers: Vec<Cmd> = dopd_helpers(model)
         .into_iter()
         .filter(|path| {
@@ -452,10 +481,14 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             helpers,
         ));
     }
+    steps
+}
 
-    // Services leave the boot sequence before the engine may start them. On a
-    // running cluster a disabled service that runs is the engine's: left alone
-    // (stopping it would be an outage the engine then recovers from).
+/// Services leave the boot sequence before the engine may start them. On a
+/// running cluster a disabled service that runs is the engine's: left alone
+/// (stopping it would be an outage the engine then recovers from).
+fn boot_exit_steps(files: &FileSet, st: &NodeState) -> Vec<Step> {
+    let mut steps = Vec::new();
     let engine_runs = files.boot.enable.iter().any(|u| {
         u != "drbd"
             && st
@@ -483,8 +516,12 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             cmds,
         ));
     }
+    steps
+}
 
-    // DRBD: metadata only where there is none, never over someone's data.
+/// DRBD: metadata only where there is none, never over someone's data.
+fn drbd_steps(model: &Model, node: &Node, st: &NodeState, opts: Options) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
     let res = &model.storage.resource;
     let drbd = st.drbd.clone().unwrap_or_default();
     if !drbd.has_metadata {
@@ -515,8 +552,12 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             ],
         ));
     }
+    Ok(steps)
+}
 
-    // The engine, last.
+/// The engine, last.
+fn engine_steps(files: &FileSet, st: &NodeState) -> Vec<Step> {
+    let mut steps = Vec::new();
     for unit in &files.boot.enable {
         let s = st.services.as_ref().and_then(|m| m.get(unit));
         if s.is_some_and(|s| s.enabled && s.active) {
@@ -538,15 +579,7 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
             vec![Cmd::new("systemctl").args(args)],
         ));
     }
-    steps.extend(reload_steps(model, st, &written, Phase::Reload));
-    steps.extend(cib_step(files, st));
-    // Sorted by phase: drbd's enable before the starts, whatever the unit order.
-    steps.sort_by_key(|s| s.phase);
-    debug_assert!(steps.windows(2).all(|w| w[0].phase <= w[1].phase));
-    Ok(Plan {
-        node: node.name.clone(),
-        steps,
-    })
+    steps
 }
 
 #[cfg(test)]

@@ -85,11 +85,9 @@ mod tests {
                 .map(|d| d.split_whitespace().next().unwrap_or("").to_string())
                 .collect::<Vec<_>>()
         };
-        for (engine, name) in [
-            (Engine::Pacemaker, "pbx-cluster-node-pacemaker"),
-            (Engine::Heartbeat, "pbx-cluster-node-heartbeat"),
-        ] {
-            let deps = meta(name);
+        for (engine_name, engine) in Engine::ALL {
+            let name = format!("pbx-cluster-node-{engine_name}");
+            let deps = meta(&name);
             for p in crate::engine::home(engine).packages() {
                 assert!(deps.iter().any(|d| d == p), "{name} lacks {p}: {deps:?}");
             }

@@ -13,6 +13,7 @@
 //! storage; the database before the services only at a cold start (Optional).
 
 use crate::engine::pacemaker::drbd_clone_id;
+use crate::mode::Moves;
 use crate::mode::load_balanced::is_database;
 use serde::Serialize;
 
@@ -370,8 +371,8 @@ pub fn from_model(model: &Model) -> Cib {
     let preferred: &Node = model.preferred();
     let failback = model.membership.auto_failback;
 
-    match &model.load_balancing {
-        None => {
+    match model.mode_home().moves() {
+        Moves::Group => {
             let drbd = cib.add_drbd(&s.resource, 1);
             let mut members = vec![fs];
             if !s.links.is_empty() {
@@ -386,7 +387,7 @@ pub fn from_model(model: &Model) -> Cib {
             cib.tie_to_drbd("pbx-group", &drbd);
             cib.prefer("pbx-group", &preferred.name, failback);
         }
-        Some(_) => {
+        Moves::Director => {
             // Both nodes Primary. Three parts: the shared storage (OCFS2 and the
             // links) as a clone on both; the director (virtual IP, ldirectord and
             // the one database) on one node, after the storage its data lives on;

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::cib::{self, Cib};
 use super::keys;
+use crate::mode::Moves;
 use crate::model::validate::fmt_duration;
 use crate::model::{Fencing, HealthCheck, IpProto, Link, Model, Node, Transport};
 
@@ -295,8 +296,8 @@ pub fn build(model: &Model, node: &Node) -> Context {
             })
             .collect(),
     };
-    let hb_group = match &model.load_balancing {
-        None => {
+    let hb_group = match model.mode_home().moves() {
+        Moves::Group => {
             let mut g = vec![
                 format!("drbddisk::{}", s.resource),
                 format!(
@@ -314,7 +315,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
             g
         }
         // Only the director moves; DRBD, OCFS2 and the balanced services run on both.
-        Some(_) => {
+        Moves::Director => {
             let mut g = vec![vip_res, "ldirectord::ldirectord.cf".to_string()];
             g.extend(
                 model
@@ -457,7 +458,7 @@ pub fn build(model: &Model, node: &Node) -> Context {
             mount_point: s.mount_point.display().to_string(),
             links: s.links.iter().map(|p| p.display().to_string()).collect(),
             shared_secret: keys::drbd_shared_secret(&model.auth.secret),
-            dual_primary: model.load_balancing.is_some(),
+            dual_primary: model.mode_home().moves() == Moves::Director,
             fencing: drbd_fencing,
             hosts: model
                 .nodes
