@@ -434,9 +434,64 @@ fn base_root(
     Ok(())
 }
 
+/// Everything an image is built from, gathered before anything is written.
+struct Prepared {
+    spec: ImageSpec,
+    node: String,
+    files: FileSet,
+    setup: FileSet,
+    repo_line: Option<String>,
+    /// The base image's address and its published digest.
+    base: Option<(String, download::Listed)>,
+    inputs: Inputs,
+    input_sha256: String,
+}
+
+/// What the finished root holds.
+struct RootFacts {
+    kernel: PathBuf,
+    initrd: PathBuf,
+    version: String,
+    packages: Vec<manifest::Package>,
+    rootfs_bytes: u64,
+}
+
 /// Builds the image, or finds it up to date.
 pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Result<Outcome> {
     let started = Instant::now();
+    let p = prepare(req)?;
+    let node = p.node.clone();
+    let manifest_file = manifest_path(&req.out, &node);
+    if !req.force
+        && let Some(m) = Manifest::read(&manifest_file)
+        && m.is_current(&p.input_sha256, &req.out)
+    {
+        progress.line(&format!(
+            "{node}: inputs unchanged (sha256 {}), image is up to date",
+            &p.input_sha256[..12]
+        ));
+        return Ok(Outcome::UpToDate(Box::new(m)));
+    }
+
+    std::fs::create_dir_all(&req.out).map_err(io("cannot create the output folder", &req.out))?;
+    std::fs::create_dir_all(&req.cache).map_err(io("cannot create the cache", &req.cache))?;
+    let work = tempfile::Builder::new()
+        .prefix(&format!(".{node}.build-"))
+        .tempdir_in(&req.out)
+        .map_err(io("cannot create a work folder in", &req.out))?;
+    let w = WorkPaths::new(work.path(), &req.cache, &node);
+    let note = "nothing was written under the output names; the partial work folder is removed";
+    stage_inputs(&p, &w, note)?;
+    root_filesystem(&p, &w, req, runner, progress, note)?;
+    let root = check_root(&w, note)?;
+    let disk_bytes = make_disk(&p.spec, &w, &root, runner, progress, note)?;
+    let s = progress.step("[3/3] artifacts and manifest");
+    let manifest = publish(p, req, work.path(), &w, root, disk_bytes, started, note)?;
+    s.done();
+    Ok(Outcome::Built(Box::new(manifest)))
+}
+
+fn prepare(req: &BuildRequest) -> Result<Prepared> {
     let spec = ImageSpec::resolve(req.model, &req.options).map_err(ImageError::from)?;
     let node = spec.node.name.clone();
     let profile = profile_files(req.profile_path, req.model)?;
@@ -485,29 +540,22 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
     };
     let inputs = inputs(&spec, &profile, &files, &setup, base.as_ref())?;
     let input_sha256 = inputs.sha256();
-    let manifest_file = manifest_path(&req.out, &node);
-    if !req.force
-        && let Some(m) = Manifest::read(&manifest_file)
-        && m.is_current(&input_sha256, &req.out)
-    {
-        progress.line(&format!(
-            "{node}: inputs unchanged (sha256 {}), image is up to date",
-            &input_sha256[..12]
-        ));
-        return Ok(Outcome::UpToDate(Box::new(m)));
-    }
+    Ok(Prepared {
+        spec,
+        node,
+        files,
+        setup,
+        repo_line,
+        base,
+        inputs,
+        input_sha256,
+    })
+}
 
-    std::fs::create_dir_all(&req.out).map_err(io("cannot create the output folder", &req.out))?;
-    std::fs::create_dir_all(&req.cache).map_err(io("cannot create the cache", &req.cache))?;
-    let work = tempfile::Builder::new()
-        .prefix(&format!(".{node}.build-"))
-        .tempdir_in(&req.out)
-        .map_err(io("cannot create a work folder in", &req.out))?;
-    let w = WorkPaths::new(work.path(), &req.cache, &node);
-    let note = "nothing was written under the output names; the partial work folder is removed";
-
-    stage(&w.setup, &setup).map_err(|e| step_err("stage files", note, e))?;
-    stage(&w.files, &files).map_err(|e| step_err("stage files", note, e))?;
+fn stage_inputs(p: &Prepared, w: &WorkPaths, note: &str) -> Result<()> {
+    let (spec, setup, files) = (&p.spec, &p.setup, &p.files);
+    stage(&w.setup, setup).map_err(|e| step_err("stage files", note, e))?;
+    stage(&w.files, files).map_err(|e| step_err("stage files", note, e))?;
     if let spec::Install::Binary(b) = &spec.install {
         let dest = w.files.join("usr/sbin/pbx-cluster");
         std::fs::create_dir_all(dest.parent().expect("has parent"))
@@ -522,12 +570,25 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
             })?;
     }
 
-    match (&spec.base, &base) {
+    Ok(())
+}
+
+/// [1/3]: the root from a base image or from mmdebstrap.
+fn root_filesystem(
+    p: &Prepared,
+    w: &WorkPaths,
+    req: &BuildRequest,
+    runner: &dyn Runner,
+    progress: &Reporter,
+    note: &str,
+) -> Result<()> {
+    let (spec, repo_line) = (&p.spec, &p.repo_line);
+    match (&spec.base, &p.base) {
         (Some(b), Some((_, listed))) => base_root(
-            &spec,
+            spec,
             b,
             listed,
-            &w,
+            w,
             &req.cache,
             repo_line.as_deref(),
             runner,
@@ -542,12 +603,15 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
                 spec.packages.len()
             ));
             runner
-                .run_ok(&plan::mmdebstrap(&spec, &w, repo_line.as_deref()))
+                .run_ok(&plan::mmdebstrap(spec, w, repo_line.as_deref()))
                 .map_err(|e| step_err("root filesystem (mmdebstrap)", note, e.into()))?;
             s.done();
         }
     }
+    Ok(())
+}
 
+fn check_root(w: &WorkPaths, note: &str) -> Result<RootFacts> {
     let (kernel, initrd, version) =
         find_kernel(&w.root).map_err(|e| step_err("kernel check", note, e))?;
     check_modules(&w.root, &version).map_err(|e| step_err("kernel check", note, e))?;
@@ -563,6 +627,25 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
     let packages = manifest::installed_packages(&status);
     let rootfs_bytes = tree_bytes(&w.root);
 
+    Ok(RootFacts {
+        kernel,
+        initrd,
+        version,
+        packages,
+        rootfs_bytes,
+    })
+}
+
+/// [2/3]: the disk with its boot partition; returns its size.
+fn make_disk(
+    spec: &ImageSpec,
+    w: &WorkPaths,
+    root: &RootFacts,
+    runner: &dyn Runner,
+    progress: &Reporter,
+    note: &str,
+) -> Result<u64> {
+    let (kernel, initrd, version) = (&root.kernel, &root.initrd, &root.version);
     let s = progress.step(&format!(
         "[2/3] disk: ext4 root, FAT boot with syslinux, kernel {version}"
     ));
@@ -572,7 +655,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
     std::fs::File::create(&w.disk_raw)
         .and_then(|f| f.set_len(disk_bytes))
         .map_err(|e| step_err("disk", note, Error::io("cannot create", &w.disk_raw, e)))?;
-    for cmd in plan::disk(&spec, &w, &kernel, &initrd) {
+    for cmd in plan::disk(spec, w, kernel, initrd) {
         let step = format!("disk ({})", cmd.program);
         runner
             .run_ok(&cmd)
@@ -580,7 +663,30 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
     }
     s.done();
 
-    let s = progress.step("[3/3] artifacts and manifest");
+    Ok(disk_bytes)
+}
+
+/// [3/3]: artifacts and manifest renamed into place, the manifest last.
+#[allow(clippy::too_many_arguments)]
+fn publish(
+    p: Prepared,
+    req: &BuildRequest,
+    work: &Path,
+    w: &WorkPaths,
+    root: RootFacts,
+    disk_bytes: u64,
+    started: Instant,
+    note: &str,
+) -> Result<Manifest> {
+    let (node, spec) = (&p.node, &p.spec);
+    let RootFacts {
+        kernel,
+        initrd,
+        packages,
+        rootfs_bytes,
+        ..
+    } = root;
+    let manifest_file = manifest_path(&req.out, node);
     let names = [
         (w.qcow2.clone(), format!("{node}.qcow2")),
         (kernel.clone(), format!("{node}.vmlinuz")),
@@ -589,7 +695,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
     let mut artifacts = Vec::new();
     for (src, name) in &names {
         // Kernel and initrd are copied next to the qcow2 first: rename needs one filesystem.
-        let staged = work.path().join(format!("out-{name}"));
+        let staged = work.join(format!("out-{name}"));
         std::fs::copy(src, &staged)
             .map_err(|e| step_err("artifacts", note, Error::io("cannot copy", src, e)))?;
         let bytes = std::fs::metadata(&staged).map(|m| m.len()).unwrap_or(0);
@@ -600,8 +706,8 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
         bytes: artifacts[i].2,
     };
     let manifest = Manifest {
-        input_sha256,
-        inputs,
+        input_sha256: p.input_sha256.clone(),
+        inputs: p.inputs,
         built_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         build_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         kernel_cmdline: spec.kernel_cmdline(),
@@ -612,7 +718,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
         rootfs_bytes,
         packages,
     };
-    let staged_manifest = work.path().join("out-manifest.json");
+    let staged_manifest = work.join("out-manifest.json");
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     std::fs::write(&staged_manifest, json).map_err(|e| {
         step_err(
@@ -636,8 +742,7 @@ pub fn build(req: &BuildRequest, runner: &dyn Runner, progress: &Reporter) -> Re
             Error::io("cannot rename into", &manifest_file, e),
         )
     })?;
-    s.done();
-    Ok(Outcome::Built(Box::new(manifest)))
+    Ok(manifest)
 }
 
 #[cfg(test)]

@@ -368,101 +368,109 @@ pub fn from_model(model: &Model) -> Cib {
         s.filesystem.name(),
     );
     let ip = Primitive::ipaddr2("vip", &vip, Some(&prefix), vip_nic(model));
-    let preferred: &Node = model.preferred();
-    let failback = model.membership.auto_failback;
-
     match model.mode_home().moves() {
-        Moves::Group => {
-            let drbd = cib.add_drbd(&s.resource, 1);
-            let mut members = vec![fs];
-            if !s.links.is_empty() {
-                members.push(Primitive::drbdlinks("drbdlinks"));
-            }
-            members.push(ip);
-            members.extend(model.services.iter().map(|svc| Primitive::service(svc)));
-            cib.groups.push(Group {
-                id: "pbx-group".into(),
-                members,
-            });
-            cib.tie_to_drbd("pbx-group", &drbd);
-            cib.prefer("pbx-group", &preferred.name, failback);
-        }
-        Moves::Director => {
-            // Both nodes Primary. Three parts: the shared storage (OCFS2 and the
-            // links) as a clone on both; the director (virtual IP, ldirectord and
-            // the one database) on one node, after the storage its data lives on;
-            // the other services as a clone on both, after the storage.
-            let drbd = cib.add_drbd(&s.resource, 2);
-            let mut storage = vec![fs];
-            if !s.links.is_empty() {
-                storage.push(Primitive::drbdlinks("drbdlinks"));
-            }
-            let interleaved = || {
-                vec![
-                    ("clone-max".into(), "2".into()),
-                    ("clone-node-max".into(), "1".into()),
-                    ("interleave".into(), "true".into()),
-                ]
-            };
-            cib.clones.push(CloneRes {
-                id: "storage-clone".into(),
-                meta: interleaved(),
-                primitive: None,
-                group: Some(Group {
-                    id: "storage-group".into(),
-                    members: storage,
-                }),
-            });
-            cib.tie_to_drbd("storage-clone", &drbd);
-            let mut director = vec![
-                ip,
-                Primitive::ldirectord("ldirectord", "/etc/ha.d/ldirectord.cf"),
-            ];
-            director.extend(
-                model
-                    .services
-                    .iter()
-                    .filter(|svc| is_database(svc))
-                    .map(|svc| Primitive::service(svc)),
-            );
-            cib.groups.push(Group {
-                id: "director-group".into(),
-                members: director,
-            });
-            cib.after_storage("director-group", "storage-clone");
-            let served: Vec<Primitive> = model
-                .services
-                .iter()
-                .filter(|svc| !is_database(svc))
-                .map(|svc| Primitive::service(svc))
-                .collect();
-            if !served.is_empty() {
-                cib.clones.push(CloneRes {
-                    id: "services-clone".into(),
-                    meta: interleaved(),
-                    primitive: None,
-                    group: Some(Group {
-                        id: "services-group".into(),
-                        members: served,
-                    }),
-                });
-                cib.after_storage("services-clone", "storage-clone");
-                // A cold start brings the database up before Asterisk writes to it.
-                // Optional: a database that moves later restarts no service, and a
-                // director that cannot start (ldirectord) holds nothing back.
-                for db in model.services.iter().filter(|svc| is_database(svc)) {
-                    let db = Primitive::service(db).id;
-                    cib.orders.push(Order {
-                        id: format!("{db}-before-services-clone"),
-                        first: db,
-                        first_action: "start".into(),
-                        then: "services-clone".into(),
-                        kind: "Optional",
-                    });
-                }
-            }
-            cib.prefer("director-group", &preferred.name, failback);
-        }
+        Moves::Group => one_group(&mut cib, model, fs, ip),
+        Moves::Director => director_and_clones(&mut cib, model, fs, ip),
     }
     cib
+}
+
+/// Active/passive: the whole group, left to right, after the promoted DRBD.
+fn one_group(cib: &mut Cib, model: &Model, fs: Primitive, ip: Primitive) {
+    let s = &model.storage;
+    let preferred: &Node = model.preferred();
+    let failback = model.membership.auto_failback;
+    let drbd = cib.add_drbd(&s.resource, 1);
+    let mut members = vec![fs];
+    if !s.links.is_empty() {
+        members.push(Primitive::drbdlinks("drbdlinks"));
+    }
+    members.push(ip);
+    members.extend(model.services.iter().map(|svc| Primitive::service(svc)));
+    cib.groups.push(Group {
+        id: "pbx-group".into(),
+        members,
+    });
+    cib.tie_to_drbd("pbx-group", &drbd);
+    cib.prefer("pbx-group", &preferred.name, failback);
+}
+
+/// Load-balanced: both nodes Primary. Three parts: the shared storage (OCFS2 and
+/// the links) as a clone on both; the director (virtual IP, ldirectord and the
+/// one database) on one node, after the storage its data lives on; the other
+/// services as a clone on both, after the storage.
+fn director_and_clones(cib: &mut Cib, model: &Model, fs: Primitive, ip: Primitive) {
+    let s = &model.storage;
+    let preferred: &Node = model.preferred();
+    let failback = model.membership.auto_failback;
+    let drbd = cib.add_drbd(&s.resource, 2);
+    let mut storage = vec![fs];
+    if !s.links.is_empty() {
+        storage.push(Primitive::drbdlinks("drbdlinks"));
+    }
+    let interleaved = || {
+        vec![
+            ("clone-max".into(), "2".into()),
+            ("clone-node-max".into(), "1".into()),
+            ("interleave".into(), "true".into()),
+        ]
+    };
+    cib.clones.push(CloneRes {
+        id: "storage-clone".into(),
+        meta: interleaved(),
+        primitive: None,
+        group: Some(Group {
+            id: "storage-group".into(),
+            members: storage,
+        }),
+    });
+    cib.tie_to_drbd("storage-clone", &drbd);
+    let mut director = vec![
+        ip,
+        Primitive::ldirectord("ldirectord", "/etc/ha.d/ldirectord.cf"),
+    ];
+    director.extend(
+        model
+            .services
+            .iter()
+            .filter(|svc| is_database(svc))
+            .map(|svc| Primitive::service(svc)),
+    );
+    cib.groups.push(Group {
+        id: "director-group".into(),
+        members: director,
+    });
+    cib.after_storage("director-group", "storage-clone");
+    let served: Vec<Primitive> = model
+        .services
+        .iter()
+        .filter(|svc| !is_database(svc))
+        .map(|svc| Primitive::service(svc))
+        .collect();
+    if !served.is_empty() {
+        cib.clones.push(CloneRes {
+            id: "services-clone".into(),
+            meta: interleaved(),
+            primitive: None,
+            group: Some(Group {
+                id: "services-group".into(),
+                members: served,
+            }),
+        });
+        cib.after_storage("services-clone", "storage-clone");
+        // A cold start brings the database up before Asterisk writes to it.
+        // Optional: a database that moves later restarts no service, and a
+        // director that cannot start (ldirectord) holds nothing back.
+        for db in model.services.iter().filter(|svc| is_database(svc)) {
+            let db = Primitive::service(db).id;
+            cib.orders.push(Order {
+                id: format!("{db}-before-services-clone"),
+                first: db,
+                first_action: "start".into(),
+                then: "services-clone".into(),
+                kind: "Optional",
+            });
+        }
+    }
+    cib.prefer("director-group", &preferred.name, failback);
 }

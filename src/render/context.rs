@@ -262,6 +262,48 @@ fn link_of(n: &Node, l: Link) -> (&str, String) {
 
 pub fn build(model: &Model, node: &Node) -> Context {
     let peer = model.peer_of(&node.name);
+    Context {
+        cluster: model.name.clone(),
+        node: node_ctx(model, node),
+        peer: node_ctx(model, peer),
+        nodes: model.nodes.iter().map(|n| node_ctx(model, n)).collect(),
+        preferred: model.preferred().name.clone(),
+        vip: model.network.virtual_ip.to_string(),
+        membership: membership_ctx(model),
+        heartbeat: heartbeat_ctx(model, node),
+        corosync: corosync_ctx(model),
+        auth: AuthCtx {
+            algorithm: model.auth.algorithm.name(),
+            secret: model.auth.secret.expose().to_string(),
+        },
+        drbd: drbd_ctx(model, node),
+        fencing: fencing_ctx(model),
+        lb: lb_ctx(model),
+        ocfs2: ocfs2_ctx(model),
+        pbx: pbx_ctx(model),
+        cib: model
+            .engine_home()
+            .loads_cib()
+            .then(|| cib::from_model(model)),
+    }
+}
+
+fn membership_ctx(model: &Model) -> MembershipCtx {
+    let m = &model.membership;
+    MembershipCtx {
+        keepalive: hb_duration(m.keepalive),
+        warntime: hb_duration(m.warntime),
+        deadtime: hb_duration(m.deadtime),
+        initdead: hb_duration(m.initdead),
+        token_ms: m.deadtime.as_millis(),
+        consensus_ms: (m.deadtime.as_millis() / 2).max(100),
+        udp_port: m.udp_port,
+        auto_failback: m.auto_failback,
+    }
+}
+
+/// ha.cf's links and haresources' group (the resource scripts left to right).
+fn heartbeat_ctx(model: &Model, node: &Node) -> HeartbeatCtx {
     let m = &model.membership;
     let s = &model.storage;
     let prefix = model.frontend_prefix();
@@ -328,9 +370,67 @@ pub fn build(model: &Model, node: &Node) -> Context {
         }
     };
 
-    let drbd_fencing = model.engine_home().drbd_fencing(model, node);
+    HeartbeatCtx {
+        links: hb_links,
+        group: hb_group,
+    }
+}
 
-    let fencing = match &model.fencing {
+fn corosync_ctx(model: &Model) -> CorosyncCtx {
+    let m = &model.membership;
+    CorosyncCtx {
+        links: m
+            .links
+            .iter()
+            .map(|l| format!("{l:?}").to_lowercase())
+            .collect(),
+        nodes: model
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| CorosyncNode {
+                name: n.name.clone(),
+                nodeid: i + 1,
+                addrs: m.links.iter().map(|l| link_of(n, *l).1).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn drbd_ctx(model: &Model, node: &Node) -> DrbdCtx {
+    let s = &model.storage;
+    let drbd_fencing = model.engine_home().drbd_fencing(model, node);
+    DrbdCtx {
+        resource: s.resource.clone(),
+        device: s.device.clone(),
+        port: s.port,
+        protocol: format!("{:?}", s.protocol),
+        sync_rate: s.sync_rate.clone(),
+        ping_int: s.ping_interval.as_secs(),
+        ping_timeout: s.ping_timeout.as_millis() / 100,
+        timeout: drbd_timeout_tenths(s.ping_interval),
+        filesystem: s.filesystem.name(),
+        mount_point: s.mount_point.display().to_string(),
+        links: s.links.iter().map(|p| p.display().to_string()).collect(),
+        shared_secret: keys::drbd_shared_secret(&model.auth.secret),
+        dual_primary: model.mode_home().moves() == Moves::Director,
+        fencing: drbd_fencing,
+        hosts: model
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| DrbdHost {
+                name: n.name.clone(),
+                node_id: i,
+                disk: n.drbd_disk.clone(),
+                address: n.heartbeat.address.to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn fencing_ctx(model: &Model) -> FencingCtx {
+    match &model.fencing {
         Fencing::None => FencingCtx {
             enabled: false,
             heartbeat_plugin: String::new(),
@@ -352,10 +452,14 @@ pub fn build(model: &Model, node: &Node) -> Context {
                 })
                 .collect(),
         },
-    };
+    }
+}
 
+/// The load-balanced mode's files (ldirectord, o2cb, DUNDi, the shared unit).
+fn lb_ctx(model: &Model) -> Option<LbCtx> {
+    let (m, s) = (&model.membership, &model.storage);
     let o2cb_threshold = o2cb_threshold(drbd_detect_s(s), m.deadtime);
-    let lb = model.load_balancing.as_ref().map(|lb| LbCtx {
+    model.load_balancing.as_ref().map(|lb| LbCtx {
         scheduler: lb.scheduler.clone(),
         check_interval: lb.check_interval.as_secs().max(1),
         check_timeout: lb.check_timeout.as_secs().max(1),
@@ -401,111 +505,40 @@ pub fn build(model: &Model, node: &Node) -> Context {
         ocfs2_port: lb.ocfs2_port,
         dundi_context: lb.dundi_context.clone(),
         dundi_key: crate::mode::load_balanced::DUNDI_KEY.into(),
-    });
+    })
+}
 
-    Context {
-        cluster: model.name.clone(),
-        node: node_ctx(model, node),
-        peer: node_ctx(model, peer),
-        nodes: model.nodes.iter().map(|n| node_ctx(model, n)).collect(),
-        preferred: model.preferred().name.clone(),
-        vip: model.network.virtual_ip.to_string(),
-        membership: MembershipCtx {
-            keepalive: hb_duration(m.keepalive),
-            warntime: hb_duration(m.warntime),
-            deadtime: hb_duration(m.deadtime),
-            initdead: hb_duration(m.initdead),
-            token_ms: m.deadtime.as_millis(),
-            consensus_ms: (m.deadtime.as_millis() / 2).max(100),
-            udp_port: m.udp_port,
-            auto_failback: m.auto_failback,
-        },
-        heartbeat: HeartbeatCtx {
-            links: hb_links,
-            group: hb_group,
-        },
-        corosync: CorosyncCtx {
-            links: m
-                .links
-                .iter()
-                .map(|l| format!("{l:?}").to_lowercase())
-                .collect(),
-            nodes: model
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| CorosyncNode {
-                    name: n.name.clone(),
-                    nodeid: i + 1,
-                    addrs: m.links.iter().map(|l| link_of(n, *l).1).collect(),
-                })
-                .collect(),
-        },
-        auth: AuthCtx {
-            algorithm: model.auth.algorithm.name(),
-            secret: model.auth.secret.expose().to_string(),
-        },
-        drbd: DrbdCtx {
-            resource: s.resource.clone(),
-            device: s.device.clone(),
-            port: s.port,
-            protocol: format!("{:?}", s.protocol),
-            sync_rate: s.sync_rate.clone(),
-            ping_int: s.ping_interval.as_secs(),
-            ping_timeout: s.ping_timeout.as_millis() / 100,
-            timeout: drbd_timeout_tenths(s.ping_interval),
-            filesystem: s.filesystem.name(),
-            mount_point: s.mount_point.display().to_string(),
-            links: s.links.iter().map(|p| p.display().to_string()).collect(),
-            shared_secret: keys::drbd_shared_secret(&model.auth.secret),
-            dual_primary: model.mode_home().moves() == Moves::Director,
-            fencing: drbd_fencing,
-            hosts: model
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| DrbdHost {
-                    name: n.name.clone(),
-                    node_id: i,
-                    disk: n.drbd_disk.clone(),
-                    address: n.heartbeat.address.to_string(),
-                })
-                .collect(),
-        },
-        fencing,
-        lb,
-        ocfs2: Ocfs2Ctx {
-            nodes: model
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| Ocfs2Node {
-                    name: n.name.clone(),
-                    number: i,
-                    address: n.heartbeat.address.to_string(),
-                })
-                .collect(),
-        },
-        pbx: PbxCtx {
-            probe_user: crate::runtime::sip_probe::PROBE_USER,
-            context: model.pbx.context.clone(),
-            sip_port: model.pbx.sip_port,
-            all_modules: model.pbx.all_modules,
-            extensions: model
-                .pbx
-                .extensions
-                .iter()
-                .map(|e| ExtensionCtx {
-                    number: e.number.clone(),
-                    name: e.name.clone(),
-                    secret: e.secret.expose().to_string(),
-                })
-                .collect(),
-        },
-        cib: model
-            .engine_home()
-            .loads_cib()
-            .then(|| cib::from_model(model)),
+fn ocfs2_ctx(model: &Model) -> Ocfs2Ctx {
+    Ocfs2Ctx {
+        nodes: model
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Ocfs2Node {
+                name: n.name.clone(),
+                number: i,
+                address: n.heartbeat.address.to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn pbx_ctx(model: &Model) -> PbxCtx {
+    PbxCtx {
+        probe_user: crate::runtime::sip_probe::PROBE_USER,
+        context: model.pbx.context.clone(),
+        sip_port: model.pbx.sip_port,
+        all_modules: model.pbx.all_modules,
+        extensions: model
+            .pbx
+            .extensions
+            .iter()
+            .map(|e| ExtensionCtx {
+                number: e.number.clone(),
+                name: e.name.clone(),
+                secret: e.secret.expose().to_string(),
+            })
+            .collect(),
     }
 }
 
