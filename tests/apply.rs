@@ -1146,7 +1146,11 @@ fn a_changed_kernel_setting_is_loaded_once_before_the_services() {
     let sysctl = format!("sysctl -q -p {path}");
     let all = commands(&p);
     assert_eq!(all.iter().filter(|c| **c == sysctl).count(), 1, "{all:#?}");
-    let step = p.steps.iter().find(|s| s.summary.contains("kernel settings")).unwrap();
+    let step = p
+        .steps
+        .iter()
+        .find(|s| s.summary.contains("kernel settings"))
+        .unwrap();
     assert_eq!(step.phase, plan::Phase::Files);
 }
 

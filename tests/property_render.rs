@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use common::*;
-use pbx_cluster::model::{Engine, Link, Model};
+use pbx_cluster::model::{Engine, FenceInterface, Link, Model};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
@@ -114,10 +114,10 @@ fn profile(g: &mut Gen, engine: Engine) -> String {
         1 => "[\"frontend\", \"heartbeat\"]",
         _ => "[\"heartbeat\"]",
     };
-    let engine_name = match engine {
-        Engine::Pacemaker => "pacemaker",
-        Engine::Heartbeat => "heartbeat",
-    };
+    let home = pbx_cluster::engine::home(engine);
+    let engine_name = home.name();
+    // Keys the engine reads; one it ignores only gets a warning, so they are left out.
+    let reads = |key: &str| !home.ignored_keys().contains(&key);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -151,7 +151,7 @@ fn profile(g: &mut Gen, engine: Engine) -> String {
         s,
         "[membership]\ndeadtime = \"{deadtime_ms}ms\"\nlinks = {links}\n"
     );
-    if engine == Engine::Heartbeat {
+    if reads("membership.keepalive") {
         let _ = write!(
             s,
             "keepalive = \"{keepalive_ms}ms\"\ninitdead = \"{}s\"\nudp-port = {}\ntransport = \"{}\"\n",
@@ -183,13 +183,13 @@ fn profile(g: &mut Gen, engine: Engine) -> String {
     let agent = g.pick(&["none", "fence_ipmilan", "fence_virsh", "fence_redfish"]);
     let _ = write!(s, "[fencing]\nagent = \"{agent}\"\n");
     if agent != "none" {
-        if engine == Engine::Heartbeat {
+        if reads("fencing.heartbeat-plugin") {
             s.push_str("heartbeat-plugin = \"external/ipmi\"\n");
         }
         for n in [&n1, &n2] {
             let _ = write!(s, "\n[fencing.nodes.{}]\n", q(n));
-            match engine {
-                Engine::Pacemaker => {
+            match home.fences_through() {
+                FenceInterface::FenceAgent => {
                     let mut params = Vec::new();
                     for _ in 0..1 + g.below(4) {
                         let key = g.word(
@@ -208,7 +208,7 @@ fn profile(g: &mut Gen, engine: Engine) -> String {
                         .collect();
                     let _ = writeln!(s, "params = {{ {} }}", body.join(", "));
                 }
-                Engine::Heartbeat => {
+                FenceInterface::StonithPlugin => {
                     let args: Vec<String> = (0..1 + g.below(5))
                         .map(|_| {
                             q(&g.word(
@@ -259,7 +259,7 @@ fn judge_case(model: &Model, out: &Path) -> Result<usize, String> {
             return Err(format!("drbdadm-84 on {}: {log}", n.name));
         }
         judged += 1;
-        if model.engine == Engine::Pacemaker {
+        if model.engine_home().loads_cib() {
             let (ok, log) = crm_verify(&root.join("etc/pbx-cluster/cib.xml"));
             if !ok {
                 return Err(format!("crm_verify on {}: {log}", n.name));
@@ -286,11 +286,7 @@ fn every_generated_profile_that_validates_renders_into_files_the_real_tools_acce
     let mut g = Gen(ChaCha8Rng::seed_from_u64(seed));
     let (mut accepted, mut judged) = (0, 0);
     for case in 0..cases {
-        let engine = if case % 2 == 0 {
-            Engine::Pacemaker
-        } else {
-            Engine::Heartbeat
-        };
+        let (_, engine) = Engine::ALL[case as usize % Engine::ALL.len()];
         let src = profile(&mut g, engine);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gen.toml");
