@@ -1252,6 +1252,16 @@ fn load_balanced_init_under_heartbeat_leaves_both_nodes_primary_and_mounts_at_bo
             .iter()
             .any(|l| l.contains("--force") && l.contains("primary"))
     );
+    // The joining node never made the filesystem: the unit makes its mount point
+    // (Pacemaker's Filesystem agent does the same) before it mounts.
+    let unit = std::fs::read_to_string(
+        root.path()
+            .join("etc/systemd/system/pbx-cluster-shared.service"),
+    )
+    .unwrap();
+    let mkdir = unit.find("ExecStartPre=/usr/bin/mkdir -p /mnt/share\n");
+    let mount = unit.find("ExecStart=/usr/bin/mount");
+    assert!(mkdir.is_some() && mkdir < mount, "{unit}");
 
     // Under Pacemaker the clones promote and mount: DRBD is handed over as ever.
     let pm = edited_model("loadbalanced", |s| {
