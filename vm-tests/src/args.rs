@@ -82,8 +82,8 @@ pub struct Args {
     pub profile: PathBuf,
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: Accel,
-    /// Run only these scenarios (numbers 1-10, see SCENARIOS), comma separated.
-    #[arg(long, value_delimiter = ',')]
+    /// Run only these scenarios (numbers 1-10, see vm-tests/README.md), comma separated.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=10))]
     pub only: Vec<u8>,
 }
 
@@ -109,14 +109,6 @@ impl Args {
     pub fn kill_trials(&self) -> u32 {
         if self.quick { 1 } else { self.trials }
     }
-
-    /// Whether scenario `n` (1-10) runs.
-    pub fn wants(&self, n: u8) -> bool {
-        if self.quick {
-            return n <= 2;
-        }
-        self.only.is_empty() || self.only.contains(&n)
-    }
 }
 
 #[cfg(test)]
@@ -129,13 +121,24 @@ mod tests {
             .expect("valid arguments")
     }
 
+    /// The active/passive scenarios the arguments ask for, by id.
+    fn wanted(a: &Args) -> Vec<u8> {
+        let mut ids: Vec<u8> = crate::scenarios::active_passive::TABLE
+            .iter()
+            .filter(|e| e.wanted(a))
+            .map(|e| e.id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     #[test]
     fn quick_is_one_engine_one_kill_scenarios_one_and_two() {
         let a = parse(&["--quick"]);
         assert_eq!(a.engines(), vec![Engine::Pacemaker]);
         assert_eq!(a.kill_trials(), 1);
         assert_eq!(a.modes(), vec![Mode::ActivePassive]);
-        assert!(a.wants(1) && a.wants(2) && !a.wants(3) && !a.wants(8));
+        assert_eq!(wanted(&a), [1, 2]);
     }
 
     #[test]
@@ -150,7 +153,7 @@ mod tests {
         assert_eq!(a.engines(), vec![Engine::Pacemaker, Engine::Heartbeat]);
         assert_eq!(a.modes(), vec![Mode::ActivePassive, Mode::LoadBalanced]);
         assert_eq!(a.kill_trials(), 7);
-        assert!((1..=10).all(|n| a.wants(n)));
+        assert_eq!(wanted(&a), (1..=10).collect::<Vec<_>>());
         assert_eq!(a.report, PathBuf::from("/tmp/r"));
     }
 
@@ -167,9 +170,19 @@ mod tests {
     }
 
     #[test]
+    fn only_refuses_a_scenario_number_no_table_has() {
+        for bad in ["0", "11", "1,99"] {
+            assert!(
+                Args::try_parse_from(["pbx-vm-tests", "--only", bad]).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn only_selects_scenarios() {
         let a = parse(&["--only", "1,2,5"]);
-        assert!(a.wants(5) && !a.wants(4));
+        assert_eq!(wanted(&a), [1, 2, 5]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::args::Engine;
+use crate::engines::EngineHome;
 use crate::lab::Lab;
 use crate::ssh::Ssh;
 use crate::vm::{Accel, Vm, VmSpec};
@@ -28,7 +28,7 @@ pub struct Pair {
     pub vms: Vec<Vm>,
     pub ssh: Ssh,
     pub accel: Accel,
-    pub engine: Engine,
+    pub engine: &'static dyn EngineHome,
     pub services: Vec<String>,
     pub logs: PathBuf,
 }
@@ -60,7 +60,7 @@ impl Pair {
         specs: Vec<VmSpec>,
         key: PathBuf,
         accel: Accel,
-        engine: Engine,
+        engine: &'static dyn EngineHome,
         logs: PathBuf,
     ) -> Result<Pair, Error> {
         let taps: Vec<(String, &str)> = specs
@@ -166,18 +166,9 @@ impl Pair {
     /// The node's cluster view for a failure's log: engine status, constraints
     /// (a left-over DRBD fencing constraint blocks every promotion), DRBD, group.
     pub fn state_dump(&self, i: usize) -> String {
-        let script = match self.engine {
-            Engine::Pacemaker => {
-                "crm_mon -1 -A -f -r -t 2>&1; echo '--- constraints'; cibadmin -Q -o constraints 2>&1; \
-                 echo '--- drbd'; cat /proc/drbd; echo '--- scheduler'; crm_simulate -L -s 2>&1 | tail -40"
-            }
-            Engine::Heartbeat => {
-                "cl_status hbstatus 2>&1; cl_status rscstatus 2>&1; echo '--- drbd'; cat /proc/drbd; \
-                 echo '--- addresses'; ip -br addr"
-            }
-        };
         let script = format!(
-            "{script}; echo '--- services'; systemctl --no-pager is-active {} 2>&1",
+            "{}; echo '--- services'; systemctl --no-pager is-active {} 2>&1",
+            self.engine.state_script(),
             self.services.join(" ")
         );
         let out = self.sh(i, &script);
@@ -321,16 +312,9 @@ impl Pair {
             .is_some()
     }
 
-    /// Pacemaker: the peer may be promoted, i.e. no DRBD fence-peer constraint is
-    /// left in the CIB (it keeps every node but its placer from promotion).
+    /// Whether the peer of node `i` may be promoted (the engine's view, asked on `i`).
     pub fn promotable_anywhere(&self, i: usize) -> bool {
-        self.engine != Engine::Pacemaker
-            || self
-                .sh(
-                    i,
-                    "c=$(cibadmin -Q -o constraints) && ! echo \"$c\" | grep -q drbd-fence-by-handler",
-                )
-                .success()
+        self.engine.promotable_anywhere(self, i)
     }
 
     /// Healthy: one VIP holder, it answers SIP, DRBD Connected and UpToDate on both,
@@ -374,9 +358,9 @@ impl Pair {
             .sh(0, "pbx-cluster init --help >/dev/null 2>&1")
             .success()
         {
-            return Err(Error::Lab(
-                "the image's pbx-cluster has no `init`: rebuild the images from a current repository".into(),
-            ));
+            return Err(Error::NoInit {
+                node: self.name(0).to_string(),
+            });
         }
         // init itself waits up to 15 min for its peer.
         self.wait(

@@ -18,6 +18,10 @@ use crate::lab::HARNESS_ADDR;
 
 pub const FENCE_PORT: u16 = 7099;
 
+/// Between polls of the nonblocking listener: a dropped switch ends its thread
+/// within this.
+const ACCEPT_POLL: Duration = Duration::from_millis(50);
+
 /// One request the switch served.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -94,8 +98,9 @@ pub struct Switch {
 
 impl Switch {
     pub fn start(ns: &str, power: Power) -> Result<Switch, crate::Error> {
-        let ns_file = std::fs::File::open(format!("/run/netns/{ns}"))
-            .map_err(|e| crate::Error::Lab(format!("fence switch: /run/netns/{ns}: {e}")))?;
+        let path = format!("/run/netns/{ns}");
+        let ns_file = std::fs::File::open(&path)
+            .map_err(|source| crate::Error::Namespace { path, source })?;
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = std::sync::mpsc::channel();
         let flag = stop.clone();
@@ -119,9 +124,10 @@ impl Switch {
             accept_loop(&listener, &flag, &power);
         });
         rx.recv()
-            .map_err(|e| crate::Error::Lab(format!("fence switch thread: {e}")))?
-            .map_err(|e| {
-                crate::Error::Lab(format!("fence switch on {HARNESS_ADDR}:{FENCE_PORT}: {e}"))
+            .map_err(crate::Error::FenceSwitchThread)?
+            .map_err(|source| crate::Error::FenceSwitch {
+                addr: format!("{HARNESS_ADDR}:{FENCE_PORT}"),
+                source,
             })?;
         Ok(Switch {
             stop,
@@ -135,7 +141,7 @@ fn accept_loop(listener: &TcpListener, stop: &AtomicBool, power: &Power) {
         match listener.accept() {
             Ok((stream, peer)) => serve(stream, &peer.ip().to_string(), power),
             // Nonblocking: poll, so that dropping the switch ends the thread.
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => std::thread::sleep(ACCEPT_POLL),
         }
     }
 }

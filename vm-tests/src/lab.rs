@@ -121,7 +121,10 @@ impl Lab {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<std::thread::JoinHandle<T>, Error> {
         let path = format!("/run/netns/{}", self.ns);
-        let file = std::fs::File::open(&path).map_err(|e| Error::Lab(format!("{path}: {e}")))?;
+        let file = std::fs::File::open(&path).map_err(|source| Error::Namespace {
+            path: path.clone(),
+            source,
+        })?;
         Ok(std::thread::spawn(move || {
             use std::os::fd::AsRawFd;
             // SAFETY: setns on this thread only; the fd is valid for the call.

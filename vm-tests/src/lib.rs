@@ -7,41 +7,26 @@
 //! bounded, and a timeout prints what was awaited and both serial logs' last lines.
 
 pub mod args;
-pub mod balanced;
 pub mod cluster;
+pub mod engines;
+pub mod error;
 pub mod fence;
 pub mod lab;
+pub mod modes;
 pub mod phases;
 pub mod procs;
 pub mod report;
 pub mod scenarios;
+pub mod setup;
 pub mod sip;
 pub mod ssh;
+pub mod suite;
 pub mod vm;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("timed out after {}s waiting for: {what}\n{diag}", .after.as_secs())]
-    Timeout {
-        what: String,
-        after: Duration,
-        diag: String,
-    },
-    #[error(transparent)]
-    Exec(#[from] pbx_cluster::exec::ExecError),
-    #[error("on {addr}: `{script}` failed ({code:?}): {stderr}")]
-    Remote {
-        addr: String,
-        script: String,
-        code: Option<i32>,
-        stderr: String,
-    },
-    #[error("lab: {0}")]
-    Lab(String),
-}
+pub use error::Error;
 
 /// Polls `cond` every `every` until it returns true or `timeout` passes. A timeout
 /// names `what` and appends `diag()` (the serial logs' tails). Errors from `cond`
@@ -59,7 +44,7 @@ pub fn wait_until(
         "vm-tests: waiting (up to {}s) for: {what}",
         timeout.as_secs()
     );
-    let mut last_err = None;
+    let mut last = None;
     loop {
         match cond() {
             Ok(true) => {
@@ -68,20 +53,34 @@ pub fn wait_until(
                 return Ok(took);
             }
             Ok(false) => {}
-            Err(e) => last_err = Some(e.to_string()),
+            Err(e) => last = Some(Box::new(e)),
         }
         if start.elapsed() >= timeout {
-            let mut d = diag();
-            if let Some(e) = last_err {
-                d = format!("last error: {e}\n{d}");
-            }
             return Err(Error::Timeout {
                 what: what.to_string(),
                 after: timeout,
-                diag: d,
+                last,
+                diag: diag(),
             });
         }
         std::thread::sleep(every);
+    }
+}
+
+/// Calls `attempt` every `every` until it succeeds or `deadline` passes, then
+/// returns its last error: a quiet wait for what appears within moments (a QEMU
+/// monitor's socket), too frequent to log like [`wait_until`].
+pub fn retry_until<T, E>(
+    deadline: Instant,
+    every: Duration,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    loop {
+        match attempt() {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(every),
+        }
     }
 }
 
@@ -90,7 +89,7 @@ pub fn run(args: args::Args) -> ExitCode {
         eprintln!("vm-tests: error: could not install signal handlers: {e}");
         return ExitCode::from(1);
     }
-    let code = match scenarios::run_all(&args) {
+    let code = match suite::run_all(&args) {
         Ok(report) => {
             let all = report.scenarios.iter().all(|s| s.passed);
             eprintln!(
@@ -120,12 +119,39 @@ mod tests {
             Duration::ZERO,
             "cluster formed",
             &|| "node1.serial: login:".to_string(),
-            || Err(Error::Lab("ssh refused".into())),
+            || {
+                Err(Error::Remote {
+                    addr: "172.30.0.11".into(),
+                    script: "true".into(),
+                    code: Some(255),
+                    stderr: "ssh refused".into(),
+                })
+            },
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("waiting for: cluster formed"), "{err}");
         assert!(err.contains("ssh refused") && err.contains("node1.serial: login:"));
+    }
+
+    #[test]
+    fn retry_until_returns_the_first_success_or_the_last_error() {
+        let mut n = 0;
+        let r: Result<u32, u32> = retry_until(Instant::now(), Duration::ZERO, || {
+            n += 1;
+            Err(n)
+        });
+        assert_eq!(r, Err(1), "a passed deadline allows one attempt");
+        let mut n = 0;
+        let r: Result<u32, u32> = retry_until(
+            Instant::now() + Duration::from_secs(3600),
+            Duration::ZERO,
+            || {
+                n += 1;
+                if n == 3 { Ok(n) } else { Err(n) }
+            },
+        );
+        assert_eq!(r, Ok(3));
     }
 
     #[test]

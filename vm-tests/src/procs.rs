@@ -10,6 +10,12 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long cleanup waits for the killed children to exit before it removes the
+/// namespaces: QEMU's taps close with it.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+const EXIT_POLL: Duration = Duration::from_millis(20);
 
 struct Registry {
     groups: Vec<i32>,
@@ -102,10 +108,9 @@ pub fn cleanup() {
     for g in &groups {
         kill_group(*g);
     }
-    // Give the kernel a moment to close QEMU's taps before the namespace goes.
-    if !groups.is_empty() {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
+    let _ = crate::retry_until(Instant::now() + EXIT_WAIT, EXIT_POLL, || {
+        groups.iter().all(|&g| exited(g)).then_some(()).ok_or(())
+    });
     for argv in teardown.iter().rev() {
         let _ = Command::new(&argv[0])
             .args(&argv[1..])
@@ -114,6 +119,17 @@ pub fn cleanup() {
             .stderr(std::process::Stdio::null())
             .status();
     }
+}
+
+/// Whether process `pid` has exited: gone, or a zombie (an exited process has
+/// closed its files, QEMU's taps among them, before it becomes one).
+fn exited(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 /// Installs the panic hook and the signal thread that run [`cleanup`].
@@ -152,20 +168,14 @@ mod tests {
             .expect("read pid");
         let grandchild: i32 = line.trim().parse().expect("pid");
         drop(g);
-        // SIGKILL is delivered at once but the exit is asynchronous: poll (bounded).
-        let gone = |pid: i32| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|s| s.contains(") Z "))
-                .unwrap_or(true)
-        };
-        let mut alive = true;
-        for _ in 0..100 {
-            if gone(grandchild) {
-                alive = false;
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        assert!(!alive, "grandchild {grandchild} survived its group");
+        // SIGKILL is delivered at once but the exit is asynchronous.
+        let gone = crate::wait_until(
+            Duration::from_secs(5),
+            Duration::from_millis(50),
+            "the grandchild gone with its group",
+            &String::new,
+            || Ok(exited(grandchild)),
+        );
+        assert!(gone.is_ok(), "grandchild {grandchild} survived its group");
     }
 }

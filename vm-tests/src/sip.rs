@@ -68,11 +68,17 @@ pub struct Silence {
     pub answered: u64,
 }
 
-/// Probes the target every `every` on a thread in the lab namespace until the
-/// returned flag is set; joining the handle gives the longest silence.
+/// Probes the target every `every` on a thread in the lab namespace until
+/// `finish` (or until dropped: a scenario that returns early stops its probe).
 pub struct Watch {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: std::thread::JoinHandle<Silence>,
+    handle: Option<std::thread::JoinHandle<Silence>>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Watch {
@@ -107,12 +113,18 @@ impl Watch {
             }
             s
         })?;
-        Ok(Watch { stop, handle })
+        Ok(Watch {
+            stop,
+            handle: Some(handle),
+        })
     }
 
-    pub fn finish(self) -> Silence {
+    pub fn finish(mut self) -> Silence {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.handle.join().unwrap_or_default()
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
     }
 }
 

@@ -11,7 +11,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::error::MonitorError;
 use crate::procs::Group;
+
+/// Between attempts to connect to a starting QEMU's monitor socket.
+const MONITOR_RETRY: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accel {
@@ -143,7 +147,9 @@ impl Vm {
 
     pub fn start(&mut self, ns: &str, accel: Accel, loadvm: Option<&str>) -> Result<(), Error> {
         if self.proc.as_mut().is_some_and(Group::running) {
-            return Err(Error::Lab(format!("{} is already running", self.spec.name)));
+            return Err(Error::AlreadyRunning {
+                node: self.spec.name.clone(),
+            });
         }
         // A QEMU the lab's power switch killed: reap it before the next boot.
         self.proc = None;
@@ -161,8 +167,12 @@ impl Vm {
                     .map(Stdio::from)
                     .unwrap_or_else(|_| Stdio::null()),
             );
-        let g = Group::spawn(&format!("qemu {}", self.spec.name), cmd)
-            .map_err(|e| Error::Lab(format!("could not start QEMU for {}: {e}", self.spec.name)))?;
+        let g = Group::spawn(&format!("qemu {}", self.spec.name), cmd).map_err(|source| {
+            Error::Spawn {
+                what: format!("QEMU for {}", self.spec.name),
+                source,
+            }
+        })?;
         self.proc = Some(g);
         self.started = Some(std::time::Instant::now());
         Ok(())
@@ -214,29 +224,33 @@ struct Monitor {
 }
 
 impl Monitor {
-    fn connect(vm: &Vm, deadline: Instant) -> Result<Monitor, Error> {
-        let sock = loop {
-            match UnixStream::connect(&vm.spec.monitor) {
-                Ok(s) => break s,
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(Error::Lab(format!("{} monitor: {e}", vm.spec.name)));
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        };
+    /// Connects for `command` (named in an error).
+    fn connect(vm: &Vm, command: &str, deadline: Instant) -> Result<Monitor, Error> {
+        let sock = crate::retry_until(deadline, MONITOR_RETRY, || {
+            UnixStream::connect(&vm.spec.monitor)
+        })
+        .map_err(|e| Error::Monitor {
+            node: vm.spec.name.clone(),
+            command: command.to_string(),
+            problem: MonitorError::Connect(e),
+        })?;
         let mut m = Monitor {
             name: vm.spec.name.clone(),
             sock,
         };
         m.sock
             .set_read_timeout(Some(Duration::from_millis(200)))
-            .map_err(|e| m.err("", e.to_string()))?;
-        m.until_prompt("", deadline)?;
+            .map_err(|e| m.err(command, MonitorError::Io(e)))?;
+        m.until_prompt(command, deadline)?;
         Ok(m)
     }
 
-    fn err(&self, command: &str, what: String) -> Error {
-        Error::Lab(format!("{} monitor `{command}`: {what}", self.name))
+    fn err(&self, command: &str, problem: MonitorError) -> Error {
+        Error::Monitor {
+            node: self.name.clone(),
+            command: command.to_string(),
+            problem,
+        }
     }
 
     fn until_prompt(&mut self, command: &str, deadline: Instant) -> Result<String, Error> {
@@ -247,17 +261,17 @@ impl Monitor {
                 return Ok(String::from_utf8_lossy(&got).into_owned());
             }
             if Instant::now() >= deadline {
-                return Err(self.err(command, "no prompt in time".into()));
+                return Err(self.err(command, MonitorError::NoPrompt));
             }
             match self.sock.read(&mut buf) {
-                Ok(0) => return Err(self.err(command, "monitor closed".into())),
+                Ok(0) => return Err(self.err(command, MonitorError::Closed)),
                 Ok(n) => got.extend_from_slice(&buf[..n]),
                 Err(e)
                     if matches!(
                         e.kind(),
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) => {}
-                Err(e) => return Err(self.err(command, e.to_string())),
+                Err(e) => return Err(self.err(command, MonitorError::Io(e))),
             }
         }
     }
@@ -265,7 +279,7 @@ impl Monitor {
     fn send(&mut self, command: &str) -> Result<(), Error> {
         self.sock
             .write_all(format!("{command}\n").as_bytes())
-            .map_err(|e| self.err(command, e.to_string()))
+            .map_err(|e| self.err(command, MonitorError::Io(e)))
     }
 
     fn answer(&mut self, command: &str, deadline: Instant) -> Result<String, Error> {
@@ -279,7 +293,7 @@ impl Monitor {
             .trim()
             .to_string();
         if answer.to_lowercase().contains("error") {
-            return Err(self.err(command, answer));
+            return Err(self.err(command, MonitorError::Refused(answer)));
         }
         Ok(answer)
     }
@@ -292,7 +306,7 @@ pub fn hmp_all(vms: &[&Vm], command: &str, timeout: Duration) -> Result<Vec<Stri
     let deadline = Instant::now() + timeout;
     let mut monitors = vms
         .iter()
-        .map(|v| Monitor::connect(v, deadline))
+        .map(|v| Monitor::connect(v, command, deadline))
         .collect::<Result<Vec<_>, _>>()?;
     for m in &mut monitors {
         m.send(command)?;

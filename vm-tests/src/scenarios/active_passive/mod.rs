@@ -1,0 +1,46 @@
+//! The active/passive scenarios (issue 7), per engine.
+
+mod arp;
+mod asterisk_killed;
+mod baseline;
+mod both_links_cut;
+mod cold_start;
+mod frozen_node;
+mod hard_kill;
+mod one_link_cut;
+mod switchover;
+
+use super::{Engines, Entry};
+
+/// In run order. Every scenario after the cold start begins from its snapshot.
+pub const TABLE: &[Entry] = &[
+    Entry::new(1, "cold start", cold_start::run)
+        .quick()
+        .always(),
+    Entry::new(2, "hard kill of the active node", hard_kill::run)
+        .quick()
+        .runs_for(&[3]),
+    Entry::new(
+        3,
+        "observer reaches the survivor without an ARP flush",
+        arp::run,
+    )
+    .after(2),
+    Entry::new(
+        4,
+        "Asterisk killed on the active node",
+        asterisk_killed::run,
+    ),
+    Entry::new(5, "one heartbeat link cut", one_link_cut::run),
+    Entry::new(6, "planned switchover and failback", switchover::run),
+    Entry::new(
+        8,
+        "baseline: seed timing (keepalive 1 s, deadtime 10 s)",
+        baseline::run,
+    )
+    .engines(Engines::Baseline),
+    Entry::new(9, "frozen active node", frozen_node::run_active),
+    Entry::new(10, "frozen standby node", frozen_node::run_standby),
+    // Last: it may leave the pair split.
+    Entry::new(7, "both links cut", both_links_cut::run),
+];

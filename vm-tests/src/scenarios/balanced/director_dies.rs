@@ -1,0 +1,124 @@
+//! Scenario 6: node1 (the director) is killed (its QEMU, SIGKILL): node2's shared
+//! filesystem takes writes again once node1 is fenced, the virtual IP answers SIP,
+//! the director moves; phones are called with and without registering again.
+
+use std::time::{Duration, Instant};
+
+use super::{call, contact_port, register, secs, time_until};
+use crate::Error;
+use crate::cluster::{Pair, SIP_TARGET};
+use crate::report::{Scenario, Trial};
+use crate::scenarios::timing::{FAILOVER_LIMIT, PROBE_EVERY};
+use crate::scenarios::{Entry, Run};
+
+/// A write on node2's OCFS2 waits for node1's fence and the filesystem's recovery.
+const WRITE_T: Duration = Duration::from_secs(240);
+const DIRECTOR_MOVE_WAIT: Duration = Duration::from_secs(300);
+
+/// From the kill: when the survivor's filesystem and the virtual IP were back.
+struct Recovery {
+    write_ok: bool,
+    /// Seconds until the write returned.
+    write_s: f64,
+    /// Seconds until SIP answered on the virtual IP.
+    answer: Option<f64>,
+}
+
+pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
+    let mut s = run.scenario(entry);
+    let on = run.carry.registered.clone();
+    let pair = &mut run.pair;
+    let kill = Instant::now();
+    pair.crash(0);
+    let r = recovery(pair, kill)?;
+    s.check(
+        "node2's shared filesystem takes writes again once node1 is fenced",
+        r.write_ok,
+        format!("the write returned {:.1} s after the kill", r.write_s),
+    );
+    s.check(
+        "the virtual IP answers SIP again",
+        r.answer.is_some(),
+        format!("{} after the kill", secs(r.answer)),
+    );
+    let moved = time_until(kill, DIRECTOR_MOVE_WAIT, "the director on node2", || {
+        pair.vip_holders() == vec![1]
+    });
+    s.check(
+        "the director (virtual IP on eth0) moves to node2",
+        moved.is_some(),
+        format!("after {}", secs(moved)),
+    );
+    phone_checks(pair, &mut s, &on, kill)?;
+    if let Some(t) = r.answer {
+        s.trials.push(Trial {
+            failover_s: Some(crate::phases::round2(t)),
+            from: pair.name(0).into(),
+            to: pair.name(1).into(),
+            phases: Vec::new(),
+        });
+    }
+    s.notes.push(format!(
+        "kill to: SIP on the virtual IP {}, director on node2 {}, node2's filesystem writable {:.1} s",
+        secs(r.answer),
+        secs(moved),
+        r.write_s
+    ));
+    s.finish();
+    run.push(s);
+    Ok(())
+}
+
+/// Both measured from the kill at once: the survivor's shared filesystem (a write
+/// waits for node1's fence and the cluster filesystem's recovery) and SIP on the
+/// virtual IP.
+fn recovery(pair: &Pair, kill: Instant) -> Result<Recovery, Error> {
+    let (write, write_s, answer) = std::thread::scope(|sc| {
+        let writer = sc.spawn(|| {
+            let w = pair.ssh.run(
+                &pair.addr(1),
+                "echo after-kill > /srv/ha/director-died && sync /srv/ha/director-died && echo written",
+                WRITE_T,
+            );
+            (w, kill.elapsed().as_secs_f64())
+        });
+        let answer =
+            crate::sip::first_answer(&pair.lab, SIP_TARGET, kill, PROBE_EVERY, FAILOVER_LIMIT);
+        let (w, f) = writer.join().expect("the writer thread");
+        (w, f, answer)
+    });
+    Ok(Recovery {
+        write_ok: write.success() && write.stdout_str().contains("written"),
+        write_s,
+        answer: answer?,
+    })
+}
+
+/// A phone of node2 is called without registering again; a phone of node1 after
+/// registering again (on node2).
+fn phone_checks(
+    pair: &Pair,
+    s: &mut Scenario,
+    on: &[Vec<u16>; 2],
+    kill: Instant,
+) -> Result<(), Error> {
+    if let Some(&b) = on[1].first() {
+        let (ok, took) = call(pair, 1, b)?;
+        s.check(
+            &format!("{b}, registered on node2, is called without registering again"),
+            ok,
+            format!("{took:.1} s"),
+        );
+    }
+    if let Some(&a) = on[0].iter().find(|e| !on[1].contains(e)) {
+        let ok = register(pair, a, contact_port(a))?;
+        let re = kill.elapsed().as_secs_f64();
+        let (called, _) = call(pair, 1, a)?;
+        s.check(
+            &format!("{a}, registered on node1, is called after registering again (on node2)"),
+            ok && called,
+            format!("REGISTER {ok} {re:.1} s after the kill, call {called}"),
+        );
+    }
+    Ok(())
+}
