@@ -90,7 +90,7 @@ fn run_haresources(input: &[u8], _: &Path) -> Outcome {
     let r = haresources::convert(
         &src,
         "haresources",
-        haresources::Options {
+        haresources::HaCfOptions {
             auto_failback: input.len() % 2 == 0,
         },
     );

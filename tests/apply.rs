@@ -174,7 +174,7 @@ fn runner_for(sim: Arc<Mutex<Sim>>, hostname: &'static str) -> RecordingRunner {
 struct Run {
     lines: Vec<String>,
     result: Result<(), pbx_cluster::error::Error>,
-    report: Option<init::Report>,
+    report: Option<init::InitReport>,
 }
 
 fn model(name: &str) -> Model {
@@ -226,7 +226,7 @@ fn init_on(m: &Model, node: &str, sim: &Arc<Mutex<Sim>>, root: &std::path::Path)
     let runner = runner_for(sim.clone(), "ignored");
     let reporter = Reporter::silent();
     let applier = Applier::new(root, Some(&runner), &reporter);
-    let opts = init::Options {
+    let opts = init::InitOptions {
         peer_timeout: Duration::from_millis(30),
         sync_timeout: Duration::from_millis(30),
         healthy_timeout: Duration::from_millis(30),

@@ -27,7 +27,7 @@ use crate::runtime::wait::wait_until;
 pub const INITIALIZED_MARKER: &str = "/var/lib/pbx-cluster/initialized";
 
 #[derive(Clone)]
-pub struct Options {
+pub struct InitOptions {
     pub peer_timeout: Duration,
     pub sync_timeout: Duration,
     pub healthy_timeout: Duration,
@@ -38,9 +38,9 @@ pub struct Options {
     pub sip_probe: SipProbe,
 }
 
-impl std::fmt::Debug for Options {
+impl std::fmt::Debug for InitOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options")
+        f.debug_struct("InitOptions")
             .field("peer_timeout", &self.peer_timeout)
             .field("sync_timeout", &self.sync_timeout)
             .field("healthy_timeout", &self.healthy_timeout)
@@ -50,11 +50,11 @@ impl std::fmt::Debug for Options {
     }
 }
 
-impl Options {
+impl InitOptions {
     /// The real probe for `model`'s SIP port: 2 s, and any answer counts, since
     /// a live Asterisk may turn an unidentified OPTIONS away.
-    pub fn for_model(model: &Model) -> Options {
-        Options {
+    pub fn for_model(model: &Model) -> InitOptions {
+        InitOptions {
             peer_timeout: Duration::from_secs(900),
             sync_timeout: Duration::from_secs(6 * 3600),
             healthy_timeout: Duration::from_secs(600),
@@ -72,7 +72,7 @@ impl Options {
 
 /// What init found and did, for the summary.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Report {
+pub struct InitReport {
     pub new_cluster: bool,
     pub forced_primary: bool,
     pub cib_loaded: bool,
@@ -88,7 +88,7 @@ pub struct Init<'a> {
     pub node: &'a str,
     pub applier: &'a Applier<'a>,
     pub runner: &'a dyn Runner,
-    pub opts: Options,
+    pub opts: InitOptions,
 }
 
 impl Init<'_> {
@@ -116,7 +116,7 @@ impl Init<'_> {
         }
     }
 
-    pub fn run(&self, plan: &Plan) -> Result<Report> {
+    pub fn run(&self, plan: &Plan) -> Result<InitReport> {
         // At first boot network-online.target may be reached before the
         // addresses are configured; DRBD and corosync bind to them.
         self.step("wait for this node's addresses", || self.wait_addresses())?;
@@ -133,7 +133,7 @@ impl Init<'_> {
         let m = self.model;
         let res = m.storage.resource.as_str();
         let preferred = m.preferred().name == self.node;
-        let mut report = Report::default();
+        let mut report = InitReport::default();
 
         self.step("wait for the peer's DRBD connection", || {
             wait_until(

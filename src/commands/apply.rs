@@ -139,10 +139,10 @@ pub fn init(args: &InitArgs, quiet: bool) -> Result<ExitCode> {
     let p = prepare(&args.node, Some(&runner), &reporter)?;
     reporter.start_log(&args.node.root.join(LOG_FILE.trim_start_matches('/')));
     let applier = Applier::new(&args.node.root, Some(&runner), &reporter);
-    let opts = init::Options {
+    let opts = init::InitOptions {
         peer_timeout: args.peer_timeout,
         healthy_timeout: args.healthy_timeout,
-        ..init::Options::for_model(&p.model)
+        ..init::InitOptions::for_model(&p.model)
     };
     let report = init::Init {
         model: &p.model,

@@ -11,7 +11,7 @@ pub fn run(args: &Haresources2cibArgs) -> Result<ExitCode> {
     let cib = haresources::convert(
         &src,
         &name,
-        haresources::Options {
+        haresources::HaCfOptions {
             auto_failback: !args.no_auto_failback,
         },
     )

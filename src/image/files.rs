@@ -1,4 +1,4 @@
-//! The files an image carries on top of its packages: spec -> [`FileSet`] (pure).
+//! The files an image carries on top of its packages: spec -> [`ImageFiles`] (pure).
 //!
 //! Paths are relative to the image's root. The set is a sorted map, so staging and
 //! the input hash are deterministic. Every generated file starts with the
@@ -35,7 +35,7 @@ pub struct FileEntry {
     pub mode: u32,
 }
 
-pub type FileSet = BTreeMap<String, FileEntry>;
+pub type ImageFiles = BTreeMap<String, FileEntry>;
 
 fn text(s: impl Into<String>, mode: u32) -> FileEntry {
     FileEntry {
@@ -51,8 +51,8 @@ pub struct ProfileFiles {
     pub secret: Option<(String, Vec<u8>)>,
 }
 
-pub fn render(spec: &ImageSpec, profile: &ProfileFiles) -> FileSet {
-    let mut files = FileSet::new();
+pub fn render(spec: &ImageSpec, profile: &ProfileFiles) -> ImageFiles {
+    let mut files = ImageFiles::new();
     files.insert(
         "etc/hostname".into(),
         FileEntry {
@@ -174,8 +174,8 @@ fn netplan(spec: &ImageSpec) -> String {
 }
 
 /// Files that must be in the root before apt runs: extra sources and their pins.
-pub fn setup(spec: &ImageSpec) -> FileSet {
-    let mut files = FileSet::new();
+pub fn setup(spec: &ImageSpec) -> ImageFiles {
+    let mut files = ImageFiles::new();
     if !spec.extra_sources.is_empty() {
         let mut list = String::from(HEADER);
         for s in &spec.extra_sources {

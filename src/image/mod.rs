@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::exec::Runner;
 use crate::model::Model;
 use crate::output::Reporter;
-use files::{FileSet, ProfileFiles};
+use files::{ImageFiles, ProfileFiles};
 use manifest::{Artifact, Inputs, Manifest, sha256_file, sha256_hex};
 use plan::WorkPaths;
 pub use spec::{ImageOptions, ImageSpec};
@@ -222,8 +222,8 @@ fn repo_index_sha256(repo: &Path) -> Result<String> {
 fn inputs(
     spec: &ImageSpec,
     profile: &ProfileFiles,
-    files: &FileSet,
-    setup: &FileSet,
+    files: &ImageFiles,
+    setup: &ImageFiles,
     base: Option<&(String, download::Listed)>,
 ) -> Result<Inputs> {
     let source = match &spec.install {
@@ -267,7 +267,7 @@ fn inputs(
 
 /// Writes a file set under `dir` with its modes; folders are 0755 (they become
 /// folders of the image's root: a 0700 staging root would lock out services).
-fn stage(dir: &Path, set: &FileSet) -> Result<()> {
+fn stage(dir: &Path, set: &ImageFiles) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
         .map_err(io("cannot chmod", dir))?;
@@ -438,8 +438,8 @@ fn base_root(
 struct Prepared {
     spec: ImageSpec,
     node: String,
-    files: FileSet,
-    setup: FileSet,
+    files: ImageFiles,
+    setup: ImageFiles,
     repo_line: Option<String>,
     /// The base image's address and its published digest.
     base: Option<(String, download::Listed)>,

@@ -56,7 +56,7 @@ fn plain(cmd: &Cmd) -> String {
         .join(" ")
 }
 
-fn text(set: &FileSet, path: &str) -> String {
+fn text(set: &ImageFiles, path: &str) -> String {
     String::from_utf8(
         set.get(path)
             .unwrap_or_else(|| panic!("no {path}"))

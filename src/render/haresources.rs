@@ -17,7 +17,7 @@ pub struct HaresourcesError {
 
 /// Options that live in ha.cf rather than haresources.
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub struct HaCfOptions {
     pub auto_failback: bool,
 }
 
@@ -71,7 +71,7 @@ fn id_part(s: &str) -> String {
         .collect()
 }
 
-pub fn convert(src: &str, file: &str, opts: Options) -> Result<Cib, HaresourcesError> {
+pub fn convert(src: &str, file: &str, opts: HaCfOptions) -> Result<Cib, HaresourcesError> {
     let mut cib = Cib {
         // haresources knows no fencing; say so rather than pretend.
         properties: vec![("stonith-enabled".into(), "false".into())],
@@ -247,7 +247,7 @@ mod tests {
         let cib = convert(
             REFERENCE,
             "haresources",
-            Options {
+            HaCfOptions {
                 auto_failback: true,
             },
         )
@@ -280,7 +280,7 @@ mod tests {
         let e = convert(
             "# comment\ncl01 Foo::bar\n",
             "hr",
-            Options {
+            HaCfOptions {
                 auto_failback: true,
             },
         )
@@ -293,7 +293,7 @@ mod tests {
     // into the CIB, which XML cannot hold; ids took '/' and '@' verbatim.
     #[test]
     fn a_control_character_is_refused_with_its_line() {
-        let opts = Options {
+        let opts = HaCfOptions {
             auto_failback: true,
         };
         for src in [
@@ -314,7 +314,7 @@ mod tests {
         let cib = convert(
             "cl01 Filesystem::/dev/drbd0::/mnt/a+b::xfs openvpn@site asterisk\n",
             "hr",
-            Options {
+            HaCfOptions {
                 auto_failback: true,
             },
         )
@@ -333,7 +333,7 @@ mod tests {
             convert(
                 "# nothing\n\n",
                 "hr",
-                Options {
+                HaCfOptions {
                     auto_failback: true
                 }
             )

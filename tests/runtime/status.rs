@@ -6,7 +6,7 @@ use std::process::Command;
 
 use pbx_cluster::exec::{Output, RecordingRunner};
 use pbx_cluster::runtime::status::{
-    EngineChoice, Health, Inputs, Report, SipCheck, Sources, gather, render_table,
+    EngineChoice, Health, Inputs, SipCheck, Sources, StatusReport, gather, render_table,
 };
 
 use crate::harness::{bin, repo, run, text};
@@ -65,7 +65,7 @@ fn sip_dead(target: &str) -> SipCheck {
     }
 }
 
-fn gather_scene(scene: &Scene, sip: &dyn Fn(&str) -> SipCheck) -> (Report, Vec<String>) {
+fn gather_scene(scene: &Scene, sip: &dyn Fn(&str) -> SipCheck) -> (StatusReport, Vec<String>) {
     let ok = |name: &str| Output::ok(fixture(name));
     let mut runner = RecordingRunner::new();
     runner = match scene.crm_mon {
@@ -122,7 +122,7 @@ fn gather_scene(scene: &Scene, sip: &dyn Fn(&str) -> SipCheck) -> (Report, Vec<S
     (report, runner.lines())
 }
 
-fn messages(r: &Report) -> Vec<String> {
+fn messages(r: &StatusReport) -> Vec<String> {
     r.problems.iter().map(|p| p.message.clone()).collect()
 }
 

@@ -3,7 +3,7 @@
 //! Input: the engines' own tools, run through a [`Runner`] (crm_mon and cibadmin, or
 //! cl_status and haresources), DRBD's state (`drbdsetup status --json`, else
 //! /proc/drbd) and a SIP probe of the virtual IP (injected, so tests never touch
-//! the network). Output: a [`Report`] with a list of problems, each degrading or
+//! the network). Output: a [`StatusReport`] with a list of problems, each degrading or
 //! downing the cluster; the worst decides the exit code (0 healthy, 1 degraded,
 //! 2 down). Parsing is pure and tested against recorded outputs in
 //! tests/fixtures/status.
@@ -56,7 +56,7 @@ pub struct Problem {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct NodeState {
+pub struct NodeStatus {
     pub name: String,
     pub online: bool,
     /// standby, maintenance, unclean: anything that keeps a node from taking over.
@@ -83,14 +83,14 @@ pub struct SipCheck {
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Report {
+pub struct StatusReport {
     pub health: Health,
     /// pacemaker, heartbeat, or none.
     pub engine: String,
     pub local_node: String,
     pub dc: Option<String>,
     pub quorum: Option<bool>,
-    pub nodes: Vec<NodeState>,
+    pub nodes: Vec<NodeStatus>,
     pub group: Option<String>,
     /// The node that holds the group, when one does.
     pub group_holder: Option<String>,
@@ -128,9 +128,9 @@ pub struct Inputs<'a> {
     pub sip: Option<&'a dyn Fn(&str) -> SipCheck>,
 }
 
-impl Report {
-    fn new(engine: &str, local_node: String) -> Report {
-        Report {
+impl StatusReport {
+    fn new(engine: &str, local_node: String) -> StatusReport {
+        StatusReport {
             health: Health::Healthy,
             engine: engine.into(),
             local_node,
@@ -162,7 +162,7 @@ fn run_tool(runner: &dyn Runner, cmd: Cmd) -> Result<crate::exec::Output, ExecEr
 }
 
 /// Gathers the whole report. Never fails: what cannot be read becomes a problem.
-pub fn gather(runner: &dyn Runner, inputs: &Inputs<'_>) -> Report {
+pub fn gather(runner: &dyn Runner, inputs: &Inputs<'_>) -> StatusReport {
     let local = std::fs::read_to_string(&inputs.sources.hostname)
         .map(|h| h.trim().split('.').next().unwrap_or("").to_string())
         .unwrap_or_default();
@@ -214,14 +214,14 @@ pub fn gather(runner: &dyn Runner, inputs: &Inputs<'_>) -> Report {
 }
 
 /// Neither engine runs here: keep both reasons.
-fn merge_none(mut pcmk: Report, hb: Report) -> Report {
+fn merge_none(mut pcmk: StatusReport, hb: StatusReport) -> StatusReport {
     pcmk.problems.extend(hb.problems);
     pcmk
 }
 
-fn pacemaker_report(runner: &dyn Runner, local: String) -> Report {
-    let mut report = Report::new("pacemaker", local);
-    let none = |mut r: Report, why: String| {
+fn pacemaker_report(runner: &dyn Runner, local: String) -> StatusReport {
+    let mut report = StatusReport::new("pacemaker", local);
+    let none = |mut r: StatusReport, why: String| {
         r.engine = "none".into();
         r.problem(Health::Down, why);
         r
@@ -278,7 +278,7 @@ fn pacemaker_report(runner: &dyn Runner, local: String) -> Report {
     report
 }
 
-fn apply_pacemaker(report: &mut Report, state: &pacemaker::PcmkState) {
+fn apply_pacemaker(report: &mut StatusReport, state: &pacemaker::PcmkState) {
     report.dc = state.dc.clone();
     report.quorum = state.quorum;
     if state.quorum == Some(false) {
@@ -304,7 +304,7 @@ fn apply_pacemaker(report: &mut Report, state: &pacemaker::PcmkState) {
         for note in &notes {
             report.problem(Health::Degraded, format!("node {} is {note}", n.name));
         }
-        report.nodes.push(NodeState {
+        report.nodes.push(NodeStatus {
             name: n.name.clone(),
             online: n.online,
             notes,
@@ -349,7 +349,7 @@ fn apply_pacemaker(report: &mut Report, state: &pacemaker::PcmkState) {
     }
 }
 
-fn set_group(report: &mut Report, state: &pacemaker::PcmkState, group: &str) {
+fn set_group(report: &mut StatusReport, state: &pacemaker::PcmkState, group: &str) {
     report.group = Some(group.to_string());
     let members: Vec<_> = state
         .resources
@@ -395,8 +395,8 @@ fn set_group(report: &mut Report, state: &pacemaker::PcmkState, group: &str) {
     }
 }
 
-fn heartbeat_report(runner: &dyn Runner, sources: &Sources, local: String) -> Report {
-    let mut report = Report::new("heartbeat", local.clone());
+fn heartbeat_report(runner: &dyn Runner, sources: &Sources, local: String) -> StatusReport {
+    let mut report = StatusReport::new("heartbeat", local.clone());
     let hb = run_tool(runner, Cmd::new("cl_status").arg("hbstatus"));
     let running = hb
         .as_ref()
@@ -422,7 +422,7 @@ fn heartbeat_report(runner: &dyn Runner, sources: &Sources, local: String) -> Re
         if !alive {
             report.problem(Health::Degraded, format!("node {name} is dead"));
         }
-        report.nodes.push(NodeState {
+        report.nodes.push(NodeStatus {
             name: name.clone(),
             online: alive,
             notes: Vec::new(),
@@ -473,7 +473,7 @@ fn heartbeat_report(runner: &dyn Runner, sources: &Sources, local: String) -> Re
     report
 }
 
-fn add_drbd(runner: &dyn Runner, sources: &Sources, report: &mut Report) {
+fn add_drbd(runner: &dyn Runner, sources: &Sources, report: &mut StatusReport) {
     let json = run_tool(runner, Cmd::new("drbdsetup").args(["status", "--json"]))
         .ok()
         .filter(|o| o.success())
@@ -521,7 +521,7 @@ fn add_drbd(runner: &dyn Runner, sources: &Sources, report: &mut Report) {
 }
 
 /// The one-screen table for people.
-pub fn render_table(r: &Report) -> String {
+pub fn render_table(r: &StatusReport) -> String {
     let mut s = String::new();
     let word = match r.health {
         Health::Healthy => "HEALTHY",
