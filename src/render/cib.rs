@@ -17,7 +17,7 @@ use crate::mode::Moves;
 use crate::mode::load_balanced::is_database;
 use serde::Serialize;
 
-use crate::model::{Fencing, Model, Node};
+use crate::model::{Fencing, Model};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Op {
@@ -368,46 +368,50 @@ pub fn from_model(model: &Model) -> Cib {
         s.filesystem.name(),
     );
     let ip = Primitive::ipaddr2("vip", &vip, Some(&prefix), vip_nic(model));
+    // The filesystem, then the links into it.
+    let mut storage = vec![fs];
+    if !s.links.is_empty() {
+        storage.push(Primitive::drbdlinks("drbdlinks"));
+    }
+    let (preferred, failback) = (&model.preferred().name, model.membership.auto_failback);
     match model.mode_home().moves() {
-        Moves::Group => one_group(&mut cib, model, fs, ip),
-        Moves::Director => director_and_clones(&mut cib, model, fs, ip),
+        Moves::Group => {
+            let drbd = cib.add_drbd(&s.resource, 1);
+            let members = storage.into_iter().chain([ip]).collect();
+            one_group(&mut cib, model, &drbd, members);
+            cib.prefer("pbx-group", preferred, failback);
+        }
+        Moves::Director => {
+            let drbd = cib.add_drbd(&s.resource, 2);
+            director_and_clones(&mut cib, model, &drbd, storage, ip);
+            cib.prefer("director-group", preferred, failback);
+        }
     }
     cib
 }
 
-/// Active/passive: the whole group, left to right, after the promoted DRBD.
-fn one_group(cib: &mut Cib, model: &Model, fs: Primitive, ip: Primitive) {
-    let s = &model.storage;
-    let preferred: &Node = model.preferred();
-    let failback = model.membership.auto_failback;
-    let drbd = cib.add_drbd(&s.resource, 1);
-    let mut members = vec![fs];
-    if !s.links.is_empty() {
-        members.push(Primitive::drbdlinks("drbdlinks"));
-    }
-    members.push(ip);
+/// Active/passive: the whole group, left to right (storage and address first,
+/// then the services), after the promoted DRBD.
+fn one_group(cib: &mut Cib, model: &Model, drbd: &str, mut members: Vec<Primitive>) {
     members.extend(model.services.iter().map(|svc| Primitive::service(svc)));
     cib.groups.push(Group {
         id: "pbx-group".into(),
         members,
     });
-    cib.tie_to_drbd("pbx-group", &drbd);
-    cib.prefer("pbx-group", &preferred.name, failback);
+    cib.tie_to_drbd("pbx-group", drbd);
 }
 
 /// Load-balanced: both nodes Primary. Three parts: the shared storage (OCFS2 and
 /// the links) as a clone on both; the director (virtual IP, ldirectord and the
 /// one database) on one node, after the storage its data lives on; the other
 /// services as a clone on both, after the storage.
-fn director_and_clones(cib: &mut Cib, model: &Model, fs: Primitive, ip: Primitive) {
-    let s = &model.storage;
-    let preferred: &Node = model.preferred();
-    let failback = model.membership.auto_failback;
-    let drbd = cib.add_drbd(&s.resource, 2);
-    let mut storage = vec![fs];
-    if !s.links.is_empty() {
-        storage.push(Primitive::drbdlinks("drbdlinks"));
-    }
+fn director_and_clones(
+    cib: &mut Cib,
+    model: &Model,
+    drbd: &str,
+    storage: Vec<Primitive>,
+    ip: Primitive,
+) {
     let interleaved = || {
         vec![
             ("clone-max".into(), "2".into()),
@@ -424,7 +428,7 @@ fn director_and_clones(cib: &mut Cib, model: &Model, fs: Primitive, ip: Primitiv
             members: storage,
         }),
     });
-    cib.tie_to_drbd("storage-clone", &drbd);
+    cib.tie_to_drbd("storage-clone", drbd);
     let mut director = vec![
         ip,
         Primitive::ldirectord("ldirectord", "/etc/ha.d/ldirectord.cf"),
@@ -472,5 +476,4 @@ fn director_and_clones(cib: &mut Cib, model: &Model, fs: Primitive, ip: Primitiv
             });
         }
     }
-    cib.prefer("director-group", &preferred.name, failback);
 }
