@@ -379,7 +379,7 @@ mod tests {
             [1, 2, 3, 4, 5, 6, 8, 9, 10, 7]
         );
         let built: Vec<u8> = plan(&a, Mode::LoadBalanced, Engine::Pacemaker);
-        assert_eq!(built, [1, 2, 3, 5, 6, 4, 7, 8, 9]);
+        assert_eq!(built, [1, 2, 4, 3, 5, 7, 9, 6, 8]);
     }
 
     #[test]
@@ -395,5 +395,7 @@ mod tests {
         let lb = |argv| plan(&args(argv), Mode::LoadBalanced, Engine::Pacemaker);
         assert_eq!(lb(&["--only", "3,6"]), [1, 2, 3, 6]);
         assert_eq!(lb(&["--only", "5"]), [1, 2, 5], "5 works on 2's phones");
+        assert_eq!(lb(&["--only", "9"]), [1, 2, 7, 9], "9 boots the node 7 killed");
+        assert_eq!(lb(&["--only", "4"]), [1, 4], "4 needs no phones");
     }
 }

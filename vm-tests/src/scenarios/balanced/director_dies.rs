@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{call, contact_port, register, secs, time_until};
+use super::{SHARED, call, contact_port, register, secs, time_until};
 use crate::Error;
 use crate::cluster::{Pair, SIP_TARGET};
 use crate::report::{Scenario, Trial};
@@ -77,7 +77,7 @@ fn recovery(pair: &Pair, kill: Instant) -> Result<Recovery, Error> {
         let writer = sc.spawn(|| {
             let w = pair.ssh.run(
                 &pair.addr(1),
-                "echo after-kill > /srv/ha/director-died && sync /srv/ha/director-died && echo written",
+                &format!("echo after-kill > {SHARED}/director-died && sync {SHARED}/director-died && echo written"),
                 WRITE_T,
             );
             (w, kill.elapsed().as_secs_f64())

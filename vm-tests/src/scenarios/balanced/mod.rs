@@ -7,7 +7,10 @@ mod balancing;
 mod calls_across_nodes;
 mod cold_start;
 mod director_dies;
+mod other_node_dies;
 mod real_server_fails;
+mod rejoin;
+mod shared_data;
 
 use std::time::{Duration, Instant};
 
@@ -34,16 +37,21 @@ pub const TABLE: &[Entry] = &[
     )
     .quick()
     // The phones it registers are what the later scenarios call and watch.
-    .runs_for(&[3, 5, 6]),
+    .runs_for(&[3, 5, 6, 7, 9]),
+    Entry::new(4, "shared data on OCFS2 from both nodes", shared_data::run),
     Entry::new(3, "calls across nodes (DUNDi)", calls_across_nodes::run).after(2),
     Entry::new(5, "a real server fails and returns", real_server_fails::run).after(2),
-    // Last of those built: it leaves node1 powered off.
+    Entry::new(7, "the other node dies", other_node_dies::run)
+        .after(2)
+        .runs_for(&[9]),
+    Entry::new(9, "rejoin", rejoin::run).after(7),
+    // Last: it leaves node1 powered off.
     Entry::new(6, "the director dies", director_dies::run).after(2),
-    Entry::not_built(4, "shared data on OCFS2 from both nodes"),
-    Entry::not_built(7, "the other node dies"),
     Entry::not_built(8, "both links cut"),
-    Entry::not_built(9, "rejoin"),
 ];
+
+/// The lab profile's shared filesystem (storage.mount-point).
+pub const SHARED: &str = "/srv/ha";
 
 /// Phones of the balancing scenario (extensions 1001..=1000+PHONES).
 pub const PHONES: u16 = 20;
@@ -122,6 +130,14 @@ fn time_until(
     crate::wait_until(left, TIMED_POLL, what, &String::new, || Ok(cond()))
         .ok()
         .map(|_| since.elapsed().as_secs_f64())
+}
+
+/// Whether the director's IPVS table lists `rip` as a real server of the SIP
+/// service.
+fn in_pool(pair: &Pair, director: usize, rip: &str) -> bool {
+    pair.sh(director, "ipvsadm -Ln")
+        .stdout_str()
+        .contains(&format!("{rip}:5060"))
 }
 
 fn secs(t: Option<f64>) -> String {

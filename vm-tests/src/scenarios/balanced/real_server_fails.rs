@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{call, contact_port, register, registered_on, secs, time_until};
+use super::{call, contact_port, in_pool, register, registered_on, secs, time_until};
 use crate::Error;
 use crate::cluster::{Pair, SIP_TARGET};
 use crate::report::Scenario;
@@ -97,12 +97,4 @@ fn moved_phone_checks(
         format!("{call_s:.1} s"),
     );
     Ok(())
-}
-
-/// Whether the director's IPVS table lists `rip` as a real server of the SIP
-/// service.
-fn in_pool(pair: &Pair, director: usize, rip: &str) -> bool {
-    pair.sh(director, "ipvsadm -Ln")
-        .stdout_str()
-        .contains(&format!("{rip}:5060"))
 }
