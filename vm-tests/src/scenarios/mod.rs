@@ -395,7 +395,11 @@ mod tests {
         let lb = |argv| plan(&args(argv), Mode::LoadBalanced, Engine::Pacemaker);
         assert_eq!(lb(&["--only", "3,6"]), [1, 2, 3, 6]);
         assert_eq!(lb(&["--only", "5"]), [1, 2, 5], "5 works on 2's phones");
-        assert_eq!(lb(&["--only", "9"]), [1, 2, 7, 9], "9 boots the node 7 killed");
+        assert_eq!(
+            lb(&["--only", "9"]),
+            [1, 2, 7, 9],
+            "9 boots the node 7 killed"
+        );
         assert_eq!(lb(&["--only", "4"]), [1, 4], "4 needs no phones");
     }
 }
