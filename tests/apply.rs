@@ -977,6 +977,11 @@ fn running_node(files: &render::FileSet, active: &[&str]) -> plan::NodeState {
         );
     }
     st.services = Some(services);
+    // The engines run ldirectord outside systemd: its own status says it runs.
+    if active.contains(&"ldirectord") {
+        st.probes_ok
+            .insert(plan::reload::LDIRECTORD_STATUS.join(" "));
+    }
     // Where Pacemaker runs, its live CIB is what the node's files configured.
     if active.contains(&"pacemaker") {
         st.live_cib = files
@@ -1152,6 +1157,29 @@ fn a_changed_kernel_setting_is_loaded_once_before_the_services() {
         .find(|s| s.summary.contains("kernel settings"))
         .unwrap();
     assert_eq!(step.phase, plan::Phase::Files);
+}
+
+#[test]
+fn a_changed_pool_timing_reloads_ldirectord_where_it_runs_and_nowhere_else() {
+    let edit = |s: &str| s.replace("check-interval = \"5s\"", "check-interval = \"4s\"");
+    // The director: ldirectord runs (started by Heartbeat, its unit inactive).
+    let p = changed_plan(
+        "loadbalanced",
+        edit,
+        &["heartbeat", "asterisk", "ldirectord"],
+    );
+    assert!(
+        reloads(&p).contains(&"ldirectord /etc/ha.d/ldirectord.cf reload".to_string()),
+        "{:?}",
+        reloads(&p)
+    );
+    // The other node: no ldirectord to tell.
+    let p = changed_plan("loadbalanced", edit, &["heartbeat", "asterisk"]);
+    assert!(
+        !reloads(&p).iter().any(|c| c.starts_with("ldirectord")),
+        "{:?}",
+        reloads(&p)
+    );
 }
 
 #[test]

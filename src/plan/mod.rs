@@ -272,8 +272,10 @@ fn reload_steps(
             .and_then(|m| m.get(unit))
             .is_some_and(|s| s.active)
     };
+    let probed = |argv: &[&str]| st.probes_ok.contains(&argv.join(" "));
     let node = reload::OnNode {
         unit_active: &active,
+        probe_ok: &probed,
         drbd_up: st.drbd.as_ref().is_some_and(|d| d.up),
         systemd: st.systemd || st.services.is_none(),
     };

@@ -21,7 +21,14 @@ pub enum Running {
     Always,
     /// The node runs systemd (or the probe could not tell).
     Systemd,
+    /// This command succeeds on the node: for a daemon the engine runs outside
+    /// systemd (its unit stays inactive), asked the daemon's own way.
+    Probe(&'static [&'static str]),
 }
+
+/// ldirectord's own status (LSB: 0 while it runs): the engines start it through
+/// their agents, never through its systemd unit.
+pub const LDIRECTORD_STATUS: &[&str] = &["ldirectord", "/etc/ha.d/ldirectord.cf", "status"];
 
 /// One way a changed file reaches its service.
 pub struct Reload {
@@ -115,15 +122,17 @@ pub const RELOADS: &[Reload] = &[
     Reload {
         matches: |p| p == "/etc/ha.d/ldirectord.cf",
         phase: Phase::Reload,
-        running: Running::Unit("ldirectord"),
-        summary: "have ldirectord re-read its virtual services",
-        commands: |_, _| vec![Cmd::new("systemctl").args(["reload", "ldirectord"])],
+        running: Running::Probe(LDIRECTORD_STATUS),
+        summary: "have the running ldirectord re-read its virtual services (on the director)",
+        commands: |p, _| vec![Cmd::new("ldirectord").args([p, "reload"])],
     },
 ];
 
 /// What runs on the node, as far as the rows ask.
 pub struct OnNode<'a> {
     pub unit_active: &'a dyn Fn(&str) -> bool,
+    /// Whether a `Running::Probe` command succeeded (the probe ran it).
+    pub probe_ok: &'a dyn Fn(&[&str]) -> bool,
     pub drbd_up: bool,
     pub systemd: bool,
 }
@@ -137,6 +146,20 @@ impl Reload {
                 Running::Drbd => node.drbd_up,
                 Running::Always => true,
                 Running::Systemd => node.systemd,
+                Running::Probe(cmd) => (node.probe_ok)(cmd),
             }
     }
+}
+
+/// The probe commands the rows ask the node to run, each once.
+pub fn probes() -> Vec<&'static [&'static str]> {
+    let mut out: Vec<&'static [&'static str]> = Vec::new();
+    for r in RELOADS {
+        if let Running::Probe(cmd) = r.running {
+            if !out.contains(&cmd) {
+                out.push(cmd);
+            }
+        }
+    }
+    out
 }

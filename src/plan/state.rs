@@ -55,6 +55,8 @@ pub struct NodeState {
     pub systemd: bool,
     /// The live CIB (`cibadmin --query`) where Pacemaker runs.
     pub live_cib: Option<String>,
+    /// The reload table's probe commands (argv joined by spaces) that succeeded.
+    pub probes_ok: BTreeSet<String>,
 }
 
 impl NodeState {
@@ -143,6 +145,14 @@ pub fn probe(
             .map(|o| o.stdout_str());
     }
     st.drbd = Some(probe_drbd(model, node, r));
+    for argv in super::reload::probes() {
+        let ok = r
+            .run(&Cmd::new(argv[0]).args(argv[1..].iter().copied()))
+            .is_ok_and(|o| o.success());
+        if ok {
+            st.probes_ok.insert(argv.join(" "));
+        }
+    }
     let mut overrides = BTreeMap::new();
     for path in super::dopd_helpers(model) {
         let listed = r
