@@ -964,6 +964,7 @@ fn running_node(files: &render::FileSet, active: &[&str]) -> plan::NodeState {
             plan::state::ServiceState {
                 enabled: false,
                 active: active.contains(&u.as_str()),
+                missing: false,
             },
         );
     }
@@ -973,6 +974,7 @@ fn running_node(files: &render::FileSet, active: &[&str]) -> plan::NodeState {
             plan::state::ServiceState {
                 enabled: true,
                 active: u != "drbd" && active.contains(&u.as_str()),
+                missing: false,
             },
         );
     }
@@ -1180,6 +1182,62 @@ fn a_changed_pool_timing_reloads_ldirectord_where_it_runs_and_nowhere_else() {
         "{:?}",
         reloads(&p)
     );
+}
+
+#[test]
+fn a_service_name_the_node_has_no_unit_for_is_refused_before_any_step() {
+    let m = edited_model("seed-pacemaker", |s| s.replace("\"apache2\"", "\"pbxd\""));
+    let files = render::render_node(&m, "cl01").unwrap();
+    let mut st = running_node(&files, &["corosync", "pacemaker"]);
+    st.installed = Some(plan::packages::required(&m).into_iter().collect());
+    st.services
+        .as_mut()
+        .unwrap()
+        .get_mut("pbxd")
+        .unwrap()
+        .missing = true;
+    let err = plan::build(&m, &files, &st, plan::Options::default()).unwrap_err();
+    let said = err.to_string();
+    assert!(
+        said.contains("resources.services") && said.contains("pbxd"),
+        "{said}"
+    );
+    // While packages are still to come, the unit may arrive with them: no refusal.
+    st.installed = Some(Default::default());
+    plan::build(&m, &files, &st, plan::Options::default()).unwrap();
+}
+
+#[test]
+fn a_cib_crm_verify_rejects_is_refused_before_any_step_and_its_message_is_masked() {
+    let fixtures = root().join("tests/fixtures/profiles");
+    let m = profile::load(&fixtures.join("drbd9-fenced-pacemaker.toml"))
+        .unwrap()
+        .model;
+    let node = m.nodes[0].name.clone();
+    let files = render::render_node(&m, &node).unwrap();
+    let runner = RecordingRunner::new().respond(
+        "crm_verify --xml-pipe",
+        Output::failed(
+            78,
+            "error: unpack_resources: password=ipmi-secret is not allowed here",
+        ),
+    );
+    let root = tempfile::tempdir().unwrap();
+    let st = plan::probe(&m, &node, &files, root.path(), Some(&runner));
+    let err = plan::build(&m, &files, &st, plan::Options::default()).unwrap_err();
+    let said = err.to_string();
+    assert!(
+        said.contains("crm_verify") && said.contains("password=***"),
+        "{said}"
+    );
+    assert!(!said.contains("ipmi-secret"), "{said}");
+    // The rendered CIB went to crm_verify on its stdin, not through a file.
+    let call = runner
+        .calls()
+        .into_iter()
+        .find(|c| c.program == "crm_verify")
+        .unwrap();
+    assert!(call.stdin.is_some_and(|b| !b.is_empty()));
 }
 
 #[test]

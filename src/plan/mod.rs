@@ -333,6 +333,7 @@ fn run(phase: Phase, summary: impl Into<String>, commands: Vec<Cmd>) -> Step {
 /// holds someone else's data and `force_wipe_disk` is off.
 pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> Result<Plan> {
     let node = model.node(&files.node).expect("file set of a profile node");
+    refusals(model, node, st)?;
     let mut steps = package_steps(model, st);
     steps.extend(host_steps(node, files, st));
     steps.extend(file_steps(files, st));
@@ -352,6 +353,49 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
         node: node.name.clone(),
         steps,
     })
+}
+
+/// What the node's own tools say the profile cannot run here: refused before
+/// any step, so nothing on the node changes.
+fn refusals(model: &Model, node: &Node, st: &NodeState) -> Result<()> {
+    if let Some(said) = &st.cib_rejected {
+        return Err(Error::usage(
+            format!(
+                "crm_verify on {} rejects the CIB this profile renders ({}): {said}",
+                node.name,
+                crate::engine::pacemaker::CIB_PATH
+            ),
+            "fix the profile value it names (`pbx-cluster render` shows the CIB); nothing was changed",
+        ));
+    }
+    // Only once every package is in: before that a unit may still be coming.
+    let wanted = packages::required(model);
+    let all_installed = st
+        .installed
+        .as_ref()
+        .is_some_and(|have| wanted.iter().all(|p| have.contains(p)));
+    let services = st.services.as_ref().filter(|_| all_installed);
+    let missing: Vec<&str> = model
+        .services
+        .iter()
+        .filter(|svc| {
+            services
+                .and_then(|m| m.get(*svc))
+                .is_some_and(|s| s.missing)
+        })
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::usage(
+            format!(
+                "resources.services: {} has no unit named {} (every package the profile needs is installed)",
+                node.name,
+                missing.join(", ")
+            ),
+            "write the systemd unit or init script name (`systemctl list-unit-files` on the node lists them); nothing was changed",
+        ));
+    }
+    Ok(())
 }
 
 /// The packages the node lacks.

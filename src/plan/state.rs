@@ -34,6 +34,8 @@ pub struct DrbdState {
 pub struct ServiceState {
     pub enabled: bool,
     pub active: bool,
+    /// systemd knows no such unit (no unit file, no init script).
+    pub missing: bool,
 }
 
 /// Everything `plan` needs to know about the node. Fields the probe could not
@@ -57,6 +59,9 @@ pub struct NodeState {
     pub live_cib: Option<String>,
     /// The reload table's probe commands (argv joined by spaces) that succeeded.
     pub probes_ok: BTreeSet<String>,
+    /// What crm_verify says against the rendered CIB, where it is installed and
+    /// refuses it (the fence devices' parameter values masked).
+    pub cib_rejected: Option<String>,
 }
 
 impl NodeState {
@@ -125,15 +130,23 @@ pub fn probe(
     }
     let mut services = BTreeMap::new();
     for svc in super::all_units(model) {
-        let enabled = r
-            .run(&Cmd::new("systemctl").args(["is-enabled", &svc]))
-            .map(|o| o.success())
-            .unwrap_or(false);
+        let is_enabled = r.run(&Cmd::new("systemctl").args(["is-enabled", &svc]));
+        let enabled = is_enabled.as_ref().is_ok_and(|o| o.success());
+        let missing = is_enabled.is_ok_and(|o| {
+            !o.success() && String::from_utf8_lossy(&o.stderr).contains("No such file or directory")
+        });
         let active = r
             .run(&Cmd::new("systemctl").args(["is-active", &svc]))
             .map(|o| o.success())
             .unwrap_or(false);
-        services.insert(svc, ServiceState { enabled, active });
+        services.insert(
+            svc,
+            ServiceState {
+                enabled,
+                active,
+                missing,
+            },
+        );
     }
     let pacemaker_runs = services.get("pacemaker").is_some_and(|s| s.active);
     st.services = Some(services);
@@ -145,6 +158,7 @@ pub fn probe(
             .map(|o| o.stdout_str());
     }
     st.drbd = Some(probe_drbd(model, node, r));
+    st.cib_rejected = verify_cib(model, files, r);
     for argv in super::reload::probes() {
         let ok = r
             .run(&Cmd::new(argv[0]).args(argv[1..].iter().copied()))
@@ -203,4 +217,45 @@ fn probe_drbd(model: &Model, node: &str, r: &dyn Runner) -> DrbdState {
         foreign_signature,
         up,
     }
+}
+
+/// crm_verify's verdict on the rendered CIB, read from a pipe (nothing is
+/// written): None when it accepts it, there is none, or crm_verify is missing.
+fn verify_cib(model: &Model, files: &FileSet, r: &dyn Runner) -> Option<String> {
+    let cib = files.files.get(crate::engine::pacemaker::CIB_PATH)?;
+    let out = r
+        .run(
+            &Cmd::new("crm_verify")
+                .arg("--xml-pipe")
+                .stdin(cib.contents.clone()),
+        )
+        .ok()?;
+    // 127: not installed yet (a fresh node gets it from apply's packages).
+    if out.success() || out.code == Some(127) || out.code.is_none() {
+        return None;
+    }
+    let mut said = format!(
+        "{}{}",
+        out.stdout_str(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for value in secret_values(model) {
+        said = said.replace(&value, "***");
+    }
+    Some(said.trim().to_string())
+}
+
+/// Values that must not reach the terminal through a tool's message.
+fn secret_values(model: &Model) -> Vec<String> {
+    let mut out = vec![model.auth.secret.expose().to_string()];
+    if let crate::model::Fencing::Agent { devices, .. } = &model.fencing {
+        for d in devices {
+            out.extend(d.params.iter().map(|(_, v)| v.clone()));
+            out.extend(d.heartbeat_args.iter().cloned());
+        }
+    }
+    out.retain(|v| !v.is_empty());
+    // The longest first: a value that contains another is masked whole.
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out
 }
