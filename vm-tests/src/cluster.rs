@@ -272,12 +272,14 @@ impl Pair {
     /// Which node has the virtual IP on its frontend NIC (None: nobody; both: error).
     /// Only eth0 counts: in load-balanced mode both nodes hold it on lo as well.
     pub fn vip_holders(&self) -> Vec<usize> {
-        (0..self.vms.len())
-            .filter(|&i| {
-                self.sh(i, &format!("ip -o -4 addr show dev eth0 | grep -qw {VIP}"))
-                    .success()
-            })
-            .collect()
+        (0..self.vms.len()).filter(|&i| self.holds_vip(i)).collect()
+    }
+
+    /// Whether node `i` holds the virtual IP on eth0 (one ssh call: a look at a
+    /// dead peer would wait out ssh's connect timeout).
+    pub fn holds_vip(&self, i: usize) -> bool {
+        self.sh(i, &format!("ip -o -4 addr show dev eth0 | grep -qw {VIP}"))
+            .success()
     }
 
     /// The DRBD 8.4 state line of r0 ("cs:Connected ro:Primary/Secondary ds:...").
