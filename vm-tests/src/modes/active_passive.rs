@@ -22,4 +22,9 @@ impl ModeHome for ActivePassive {
     fn profile(&self, lab: String) -> Result<String, MissingText> {
         Ok(lab)
     }
+
+    /// profiles/lab.toml's two phones.
+    fn phones(&self) -> u16 {
+        2
+    }
 }

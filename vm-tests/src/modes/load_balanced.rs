@@ -51,6 +51,10 @@ impl ModeHome for LoadBalanced {
         }
         Ok(text)
     }
+
+    fn phones(&self) -> u16 {
+        PHONES
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,10 @@ pub trait ModeHome: Sync {
     /// The mode's lab profile, from the (active/passive) lab profile.
     fn profile(&self, lab: String) -> Result<String, MissingText>;
 
+    /// The phones of the mode's lab profile: extensions 1001..=1000+phones (secret
+    /// lab-phone-EXT), which the harness registers and calls.
+    fn phones(&self) -> u16;
+
     /// The label of `engine`'s lab in this mode.
     fn label(&self, engine: &dyn EngineHome) -> String {
         format!("{}{}", self.label_prefix(), engine.name())

@@ -10,6 +10,7 @@ pub mod active_passive;
 pub mod balanced;
 mod counter;
 mod fencing;
+mod load;
 mod observer;
 mod restore;
 mod sipp;
@@ -278,6 +279,7 @@ mod tests {
 
     /// The names the reports have always given (report.json is read by id and
     /// name across runs).
+    const LOAD: &str = "load: the highest call load sustained through the virtual IP";
     const ACTIVE_PASSIVE: &[(u8, &str)] = &[
         (1, "cold start"),
         (2, "hard kill of the active node"),
@@ -289,6 +291,7 @@ mod tests {
         (8, "baseline: seed timing (keepalive 1 s, deadtime 10 s)"),
         (9, "frozen active node"),
         (10, "frozen standby node"),
+        (11, LOAD),
     ];
     const LOAD_BALANCED: &[(u8, &str)] = &[
         (1, "cold start: both nodes serve, the director on node1"),
@@ -303,6 +306,7 @@ mod tests {
         (7, "the other node dies"),
         (8, "both links cut"),
         (9, "rejoin"),
+        (11, LOAD),
     ];
 
     #[test]
@@ -319,10 +323,10 @@ mod tests {
 
     #[test]
     fn every_id_only_accepts_maps_to_one_entry() {
-        for id in 1..=10 {
+        for id in 1..=11 {
             let count = |mode| table(mode).iter().filter(|e| e.id == id).count();
             assert_eq!(count(Mode::ActivePassive), 1, "active-passive {id}");
-            let lb = if id <= 9 { 1 } else { 0 };
+            let lb = if id == 10 { 0 } else { 1 };
             assert_eq!(count(Mode::LoadBalanced), lb, "load-balanced {id}");
         }
     }
@@ -372,14 +376,39 @@ mod tests {
         let a = args(&[]);
         assert_eq!(
             plan(&a, Mode::ActivePassive, Engine::Pacemaker),
-            [1, 2, 3, 4, 5, 6, 9, 10, 7]
+            [1, 2, 3, 4, 5, 6, 9, 10, 11, 7]
         );
         assert_eq!(
             plan(&a, Mode::ActivePassive, Engine::Heartbeat),
-            [1, 2, 3, 4, 5, 6, 8, 9, 10, 7]
+            [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 7]
         );
         let built: Vec<u8> = plan(&a, Mode::LoadBalanced, Engine::Pacemaker);
-        assert_eq!(built, [1, 2, 4, 3, 5, 7, 9, 6, 8]);
+        assert_eq!(built, [1, 2, 4, 3, 5, 11, 7, 9, 6, 8]);
+    }
+
+    #[test]
+    fn the_load_runs_in_both_modes_with_the_cold_start_alone_and_never_in_quick() {
+        let a = args(&["--mode", "both", "--only", "1,11"]);
+        for mode in a.modes() {
+            for engine in [Engine::Pacemaker, Engine::Heartbeat] {
+                assert_eq!(plan(&a, mode, engine), [1, 11], "{}", mode.name());
+            }
+        }
+        let quick = args(&["--quick", "--mode", "both"]);
+        for mode in quick.modes() {
+            assert!(!plan(&quick, mode, Engine::Pacemaker).contains(&11));
+        }
+        // Before every scenario that leaves a node down or cut off (or boots it).
+        for (mode, later) in [
+            (Mode::ActivePassive, &[7][..]),
+            (Mode::LoadBalanced, &[7, 9, 6][..]),
+        ] {
+            let t = table(mode);
+            let at = |id: u8| t.iter().position(|e| e.id == id).unwrap();
+            for &id in later {
+                assert!(at(11) < at(id), "{} 11 before {id}", mode.name());
+            }
+        }
     }
 
     #[test]

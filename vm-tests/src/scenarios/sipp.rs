@@ -17,7 +17,9 @@ const BIND_WAIT: Duration = Duration::from_secs(10);
 const REGISTER_TIMEOUT: &str = "20s";
 const REGISTER_WAIT: Duration = Duration::from_secs(30);
 
-fn sipp(pair: &Pair, args: &[&str], log: &str) -> Result<Group, Error> {
+/// sipp in the lab namespace, run in the log folder (file arguments are names
+/// there), its stderr into `log` there.
+pub fn sipp(pair: &Pair, args: &[&str], log: &str) -> Result<Group, Error> {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", &pair.lab.ns, "sipp"])
         .args(args)
@@ -39,35 +41,33 @@ fn sipp(pair: &Pair, args: &[&str], log: &str) -> Result<Group, Error> {
 /// `timeout`; returned once it listens (an INVITE sent earlier would be lost),
 /// or after BIND_WAIT when it never does (the call then fails its check).
 pub fn sipp_uas(pair: &Pair, port: u16, timeout: Duration, log: &str) -> Result<Group, Error> {
-    let port_arg = port.to_string();
     let timeout = format!("{}s", timeout.as_secs());
-    let uas = sipp(
+    sipp_listening(
         pair,
-        &[
-            "-sn",
-            "uas",
-            "-i",
-            HARNESS_ADDR,
-            "-p",
-            &port_arg,
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            &timeout,
-        ],
+        &["-sn", "uas", "-m", "1", "-nostdin", "-timeout", &timeout],
+        port,
         log,
-    )?;
+    )
+}
+
+/// A sipp server with `args` on the harness's `port`; returned once it listens
+/// (a request sent earlier would be lost), or after BIND_WAIT when it never does
+/// (what it should answer then fails its check).
+pub fn sipp_listening(pair: &Pair, args: &[&str], port: u16, log: &str) -> Result<Group, Error> {
+    let port_arg = port.to_string();
+    let mut all = vec!["-i", HARNESS_ADDR, "-p", &port_arg];
+    all.extend_from_slice(args);
+    let server = sipp(pair, &all, log)?;
     let listening = crate::retry_until(Instant::now() + BIND_WAIT, SIPP_POLL, || {
         listens(pair, port).then_some(()).ok_or(())
     });
     if listening.is_err() {
         eprintln!(
-            "vm-tests:   sipp UAS not listening on {HARNESS_ADDR}:{port} within {} s",
+            "vm-tests:   sipp not listening on {HARNESS_ADDR}:{port} within {} s",
             BIND_WAIT.as_secs()
         );
     }
-    Ok(uas)
+    Ok(server)
 }
 
 /// Whether a UDP socket in the lab namespace is bound to `port`.
@@ -112,22 +112,19 @@ pub fn sipp_register(
     contact: &str,
     log: &str,
 ) -> Result<bool, Error> {
-    let xml = pair.logs.join(format!("register-{ext}.xml"));
-    std::fs::write(
+    let xml = format!("register-{ext}.xml");
+    write_log_file(
+        pair,
         &xml,
         crate::sip::register_xml(&ext.to_string(), &format!("lab-phone-{ext}"), contact),
-    )
-    .map_err(|source| Error::WriteFile {
-        path: xml.clone(),
-        source,
-    })?;
+    )?;
     let port = port.to_string();
     let reg = sipp(
         pair,
         &[
             SIP_TARGET,
             "-sf",
-            &xml.display().to_string(),
+            &xml,
             "-i",
             HARNESS_ADDR,
             "-p",
@@ -142,6 +139,12 @@ pub fn sipp_register(
         log,
     )?;
     Ok(sipp_outcome(reg, REGISTER_WAIT))
+}
+
+/// Writes `name` into the log folder, where sipp runs and finds it by name.
+pub fn write_log_file(pair: &Pair, name: &str, bytes: impl AsRef<[u8]>) -> Result<(), Error> {
+    let path = pair.logs.join(name);
+    std::fs::write(&path, bytes).map_err(|source| Error::WriteFile { path, source })
 }
 
 #[cfg(test)]

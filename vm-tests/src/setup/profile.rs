@@ -145,6 +145,23 @@ mod tests {
     }
 
     #[test]
+    fn every_mode_has_the_phones_its_home_names() {
+        let pacemaker = crate::engines::home(Engine::Pacemaker);
+        for m in [Mode::ActivePassive, Mode::LoadBalanced] {
+            let mode = crate::modes::home(m);
+            let text = derive(&lab(), pacemaker, mode).unwrap();
+            for ext in 1001..=1000 + mode.phones() {
+                assert!(
+                    text.contains(&format!("number = \"{ext}\""))
+                        && text.contains(&format!("secret = \"lab-phone-{ext}\"")),
+                    "{}: {ext}",
+                    mode.name()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_baseline_engine_runs_the_seed_timing() {
         let heartbeat = crate::engines::home(Engine::Heartbeat);
         let ap = crate::modes::home(Mode::ActivePassive);

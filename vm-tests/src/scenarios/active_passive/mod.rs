@@ -10,7 +10,7 @@ mod hard_kill;
 mod one_link_cut;
 mod switchover;
 
-use super::{Engines, Entry};
+use super::{Engines, Entry, load};
 
 /// In run order. Every scenario after the cold start begins from its snapshot.
 pub const TABLE: &[Entry] = &[
@@ -41,6 +41,9 @@ pub const TABLE: &[Entry] = &[
     .engines(Engines::Baseline),
     Entry::new(9, "frozen active node", frozen_node::run_active),
     Entry::new(10, "frozen standby node", frozen_node::run_standby),
+    // The load measurement (not in --quick): the last scenario that leaves the
+    // pair healthy, so that its saturated guests are in no failover measurement.
+    Entry::new(11, load::NAME, load::run_from_snapshot),
     // Last: it may leave the pair split.
     Entry::new(7, "both links cut", both_links_cut::run),
 ];

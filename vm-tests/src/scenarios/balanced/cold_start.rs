@@ -76,7 +76,9 @@ fn node_checks(pair: &Pair, s: &mut Scenario, i: usize) {
     let lo = pair.sh(i, &format!("ip -o -4 addr show dev lo | grep -w {VIP}"));
     let director = pair.vip_holders().contains(&i);
     s.check(
-        &format!("{n} accepts the virtual IP: on lo (never answering ARP), or on eth0 as the director"),
+        &format!(
+            "{n} accepts the virtual IP: on lo (never answering ARP), or on eth0 as the director"
+        ),
         lo.success() || director,
         if lo.success() {
             lo.stdout_str().trim().to_string()

@@ -14,8 +14,8 @@ mod shared_data;
 
 use std::time::{Duration, Instant};
 
-use super::Entry;
 use super::sipp::{sipp_outcome, sipp_register, sipp_uas};
+use super::{Entry, load};
 use crate::Error;
 use crate::cluster::Pair;
 use crate::lab::HARNESS_ADDR;
@@ -41,6 +41,10 @@ pub const TABLE: &[Entry] = &[
     Entry::new(4, "shared data on OCFS2 from both nodes", shared_data::run),
     Entry::new(3, "calls across nodes (DUNDi)", calls_across_nodes::run).after(2),
     Entry::new(5, "a real server fails and returns", real_server_fails::run).after(2),
+    // The load measurement (not in --quick): the last scenario while both nodes
+    // serve, before those that kill nodes. Not after 9: 6 calls phones 9
+    // registered without registering them again (registrations last 240 s).
+    Entry::new(11, load::NAME, load::run_on_both_nodes),
     Entry::new(7, "the other node dies", other_node_dies::run)
         .after(2)
         .runs_for(&[9]),
@@ -76,7 +80,7 @@ fn register(pair: &Pair, ext: u16, port: u16) -> Result<bool, Error> {
 }
 
 /// The extensions registered on node `i` (its own contacts list).
-fn registered_on(pair: &Pair, i: usize) -> Vec<u16> {
+pub(crate) fn registered_on(pair: &Pair, i: usize) -> Vec<u16> {
     let out = pair
         .sh(i, "asterisk -rx 'pjsip show contacts'")
         .stdout_str();
@@ -96,7 +100,7 @@ fn registered_on(pair: &Pair, i: usize) -> Vec<u16> {
 }
 
 /// The harness port a phone's contact points at.
-fn contact_port(ext: u16) -> u16 {
+pub(crate) fn contact_port(ext: u16) -> u16 {
     5100 + (ext - 1000)
 }
 
@@ -134,7 +138,7 @@ fn time_until(
 
 /// Whether the director's IPVS table lists `rip` as a real server of the SIP
 /// service.
-fn in_pool(pair: &Pair, director: usize, rip: &str) -> bool {
+pub(crate) fn in_pool(pair: &Pair, director: usize, rip: &str) -> bool {
     pair.sh(director, "ipvsadm -Ln")
         .stdout_str()
         .contains(&format!("{rip}:5060"))
