@@ -383,7 +383,7 @@ mod tests {
             [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 7]
         );
         let built: Vec<u8> = plan(&a, Mode::LoadBalanced, Engine::Pacemaker);
-        assert_eq!(built, [1, 2, 4, 3, 5, 11, 7, 9, 6, 8]);
+        assert_eq!(built, [1, 2, 4, 3, 5, 11, 7, 9, 8, 6]);
     }
 
     #[test]

@@ -16,12 +16,24 @@ use crate::scenarios::{Entry, Run};
 const BOOT_WAIT: Duration = Duration::from_secs(600);
 /// From the boot: the peer's DRBD, its filesystem, its Asterisk and the pool.
 const REJOIN_WAIT: Duration = Duration::from_secs(900);
-/// Fresh source ports for the registrations after the rejoin: new IPVS entries,
-/// scheduled over both nodes (the old ports' entries still point at node1).
+/// Fresh source ports for the registrations after this scenario's rejoin: new
+/// IPVS entries, scheduled over both nodes (the old ports' entries still point
+/// at node1).
 const FRESH_PORT_BASE: u16 = 5400;
 
 pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     let mut s = run.scenario(entry);
+    rejoins(run, &mut s, FRESH_PORT_BASE)?;
+    s.finish();
+    run.push(s);
+    Ok(())
+}
+
+/// Boots node2 (powered off by a kill or a fence) and judges its return, each
+/// step timed from the boot; the phones are spread over both nodes again and
+/// what each node holds goes on to the next scenario.
+/// `ports`: the first of the fresh source ports the phones register from.
+pub fn rejoins(run: &mut Run, s: &mut Scenario, ports: u16) -> Result<(), Error> {
     let boot = Instant::now();
     run.pair.boot(1)?;
     let pair = &run.pair;
@@ -79,25 +91,28 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
         pooled.is_some(),
         format!("after {}", secs(pooled)),
     );
-    spread_again(pair, &mut s, &mut run.carry.registered)?;
+    spread_again(pair, s, &mut run.carry.registered, ports)?;
     s.notes.push(format!(
         "boot to: DRBD healthy {}, filesystem mounted {}, in the pool {}",
         secs(drbd),
         secs(mounted),
         secs(pooled)
     ));
-    s.finish();
-    run.push(s);
     Ok(())
 }
 
 /// Every phone registers again from a fresh port (its contact unchanged): both
 /// nodes take some. What each node holds goes on to the next scenario.
-fn spread_again(pair: &Pair, s: &mut Scenario, carry: &mut [Vec<u16>; 2]) -> Result<(), Error> {
+fn spread_again(
+    pair: &Pair,
+    s: &mut Scenario,
+    carry: &mut [Vec<u16>; 2],
+    ports: u16,
+) -> Result<(), Error> {
     let before = registered_on(pair, 1);
     let mut failed = Vec::new();
     for ext in 1001..=1000 + PHONES {
-        let port = FRESH_PORT_BASE + (ext - 1000);
+        let port = ports + (ext - 1000);
         let contact = format!("{HARNESS_ADDR}:{}", contact_port(ext));
         if !sipp_register(
             pair,
