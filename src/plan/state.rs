@@ -219,8 +219,11 @@ fn probe_drbd(model: &Model, node: &str, r: &dyn Runner) -> DrbdState {
     }
 }
 
-/// crm_verify's verdict on the rendered CIB, read from a pipe (nothing is
-/// written): None when it accepts it, there is none, or crm_verify is missing.
+/// crm_verify's errors on the rendered CIB, read from a pipe (nothing is
+/// written): None when it finds none, there is no CIB, or crm_verify is missing.
+/// Warnings do not count: Pacemaker 3 exits 78 for a deprecated option name
+/// alone ("Configuration may need attention"), and the rendered CIB keeps the
+/// names Pacemaker 2 (Ubuntu 24.04) knows.
 fn verify_cib(model: &Model, files: &FileSet, r: &dyn Runner) -> Option<String> {
     let cib = files.files.get(crate::engine::pacemaker::CIB_PATH)?;
     let out = r
@@ -234,15 +237,31 @@ fn verify_cib(model: &Model, files: &FileSet, r: &dyn Runner) -> Option<String> 
     if out.success() || out.code == Some(127) || out.code.is_none() {
         return None;
     }
-    let mut said = format!(
+    let said = format!(
         "{}{}",
         out.stdout_str(),
         String::from_utf8_lossy(&out.stderr)
     );
+    let mut errors = crm_verify_errors(&said)?;
     for value in secret_values(model) {
-        said = said.replace(&value, "***");
+        errors = errors.replace(&value, "***");
     }
-    Some(said.trim().to_string())
+    Some(errors)
+}
+
+/// The error lines of crm_verify's output (`error: ...`, and the verdict
+/// "config not valid" / "Unable to parse"), None when it only warned.
+pub fn crm_verify_errors(said: &str) -> Option<String> {
+    let errors: Vec<&str> = said
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.starts_with("error:")
+                || l.contains("config not valid")
+                || l.contains("Verification failed")
+        })
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
 }
 
 /// Values that must not reach the terminal through a tool's message.
@@ -258,4 +277,24 @@ fn secret_values(model: &Model) -> Vec<String> {
     // The longest first: a value that contains another is masked whole.
     out.sort_by_key(|v| std::cmp::Reverse(v.len()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crm_verify_errors;
+
+    #[test]
+    fn crm_verify_warnings_alone_are_no_rejection() {
+        // Pacemaker 3.0.3 on the rendered CIB: exit 78, warnings only.
+        let warned = "warning: Support for legacy name 'stonith-enabled' for cluster option 'fencing-enabled' is deprecated and will be removed in a future release\nConfiguration may need attention\n";
+        assert_eq!(crm_verify_errors(warned), None);
+        let bad = "error: Resource start-up disabled since no STONITH resources have been defined\nErrors found during check: config not valid\n";
+        assert_eq!(
+            crm_verify_errors(bad).unwrap(),
+            "error: Resource start-up disabled since no STONITH resources have been defined; Errors found during check: config not valid"
+        );
+        assert!(
+            crm_verify_errors("crm_verify: Verification failed: Unable to parse CIB XML").is_some()
+        );
+    }
 }
