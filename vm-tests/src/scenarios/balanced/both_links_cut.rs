@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::SHARED;
 use super::rejoin::rejoins;
+use super::shared_write;
 use crate::Error;
 use crate::scenarios::fencing::{fenced_since, shown};
 use crate::scenarios::timing::observe_for;
@@ -38,17 +38,7 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     ));
     let pair = &*pair;
     let (write_ok, write_s, sip_lost) = std::thread::scope(|sc| {
-        let writer = sc.spawn(|| {
-            let w = pair.ssh.run(
-                &pair.addr(0),
-                &format!("echo during-cut > {SHARED}/links-cut && sync {SHARED}/links-cut && echo written"),
-                WRITE_T,
-            );
-            (
-                w.success() && w.stdout_str().contains("written"),
-                t.elapsed().as_secs_f64(),
-            )
-        });
+        let writer = sc.spawn(|| shared_write(pair, 0, "links-cut", t, WRITE_T));
         let mut sip_lost = 0u32;
         observe_for(t, CUT_FOR, SAMPLE_EVERY, || {
             if !pair.sip_ok() {

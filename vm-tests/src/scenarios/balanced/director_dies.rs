@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{SHARED, call, contact_port, register, secs, time_until};
+use super::{call, contact_port, register, secs, shared_write, time_until};
 use crate::Error;
 use crate::cluster::{Pair, SIP_TARGET};
 use crate::report::{Scenario, Trial};
@@ -74,22 +74,15 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
 /// waits for node1's fence and the cluster filesystem's recovery) and SIP on the
 /// virtual IP.
 fn recovery(pair: &Pair, kill: Instant) -> Result<Recovery, Error> {
-    let (write, write_s, answer) = std::thread::scope(|sc| {
-        let writer = sc.spawn(|| {
-            let w = pair.ssh.run(
-                &pair.addr(1),
-                &format!("echo after-kill > {SHARED}/director-died && sync {SHARED}/director-died && echo written"),
-                WRITE_T,
-            );
-            (w, kill.elapsed().as_secs_f64())
-        });
+    let (write_ok, write_s, answer) = std::thread::scope(|sc| {
+        let writer = sc.spawn(|| shared_write(pair, 1, "director-died", kill, WRITE_T));
         let answer =
             crate::sip::first_answer(&pair.lab, SIP_TARGET, kill, PROBE_EVERY, FAILOVER_LIMIT);
-        let (w, f) = writer.join().expect("the writer thread");
-        (w, f, answer)
+        let (ok, secs) = writer.join().unwrap_or((false, f64::NAN));
+        (ok, secs, answer)
     });
     Ok(Recovery {
-        write_ok: write.success() && write.stdout_str().contains("written"),
+        write_ok,
         write_s,
         answer: answer?,
     })

@@ -146,6 +146,22 @@ pub(crate) fn in_pool(pair: &Pair, director: usize, rip: &str) -> bool {
         .contains(&format!("{rip}:5060"))
 }
 
+/// A write and fsync of `file` in the shared filesystem on node `i`, bounded by
+/// `limit` (a write waits while the cluster filesystem recovers from a lost
+/// node); whether it returned written, and the seconds from `since` when it did.
+fn shared_write(pair: &Pair, i: usize, file: &str, since: Instant, limit: Duration) -> (bool, f64) {
+    let path = format!("{SHARED}/{file}");
+    let w = pair.ssh.run(
+        &pair.addr(i),
+        &format!("echo {file} > {path} && sync {path} && echo written"),
+        limit,
+    );
+    (
+        w.success() && w.stdout_str().contains("written"),
+        since.elapsed().as_secs_f64(),
+    )
+}
+
 fn secs(t: Option<f64>) -> String {
     t.map_or("never (bounded wait ran out)".into(), |t| {
         format!("{t:.1} s")

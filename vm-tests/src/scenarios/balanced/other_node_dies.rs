@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{SHARED, call, contact_port, in_pool, register, registered_on, secs, time_until};
+use super::{call, contact_port, in_pool, register, registered_on, secs, shared_write, time_until};
 use crate::Error;
 use crate::cluster::{Pair, SIP_TARGET};
 use crate::report::Scenario;
@@ -30,17 +30,7 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     pair.crash(1);
     let pair = &*pair;
     let (write_ok, write_s) = std::thread::scope(|sc| {
-        let writer = sc.spawn(|| {
-            let w = pair.ssh.run(
-                &pair.addr(0),
-                &format!("echo after-kill > {SHARED}/peer-died && sync {SHARED}/peer-died && echo written"),
-                WRITE_T,
-            );
-            (
-                w.success() && w.stdout_str().contains("written"),
-                kill.elapsed().as_secs_f64(),
-            )
-        });
+        let writer = sc.spawn(|| shared_write(pair, 0, "peer-died", kill, WRITE_T));
         let left = time_until(kill, LEAVE_WAIT, "node2 out of node1's IPVS pool", || {
             !in_pool(pair, 0, &rip)
         });
