@@ -79,6 +79,16 @@ pub struct FencePeerArgs {
     /// The promotable clone of the DRBD resource in the CIB, e.g. drbd-r0-clone.
     #[arg(long)]
     pub clone: String,
+    /// DRBD is Primary on both nodes: never answer "outdated" (a constraint does
+    /// not stop a Primary peer from writing); wait for the membership, fence.
+    #[arg(long, requires_all = ["survivor", "settle"])]
+    pub dual_primary: bool,
+    /// With --dual-primary: the node that fences a peer which stays a member.
+    #[arg(long)]
+    pub survivor: Option<String>,
+    /// With --dual-primary: seconds the membership may take to drop a lost peer.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub settle: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1241,6 +1241,40 @@ fn a_cib_crm_verify_rejects_is_refused_before_any_step_and_its_message_is_masked
 }
 
 #[test]
+fn the_dual_primary_fence_handler_is_told_so_and_who_survives() {
+    let pm = edited_model("loadbalanced", |s| {
+        s.replace("engine = \"heartbeat\"", "engine = \"pacemaker\"")
+            .replace("heartbeat-plugin = \"external/ipmi\"\n", "")
+            .replace("heartbeat-args = [\"cl01\", \"192.168.178.13\", \"admin\", \"change-me\", \"lanplus\"]", "params = { ip = \"192.168.178.13\" }")
+            .replace("heartbeat-args = [\"cl02\", \"192.168.178.14\", \"admin\", \"change-me\", \"lanplus\"]", "params = { ip = \"192.168.178.14\" }")
+    });
+    let res = |m: &Model| {
+        let files = render::render_node(m, &m.nodes[0].name).unwrap();
+        let path = format!("/etc/drbd.d/{}.res", m.storage.resource);
+        String::from_utf8(files.files[&path].contents.clone()).unwrap()
+    };
+    // deadtime 10 s: token 10 s + consensus 5 s, and the margin.
+    let lb = res(&pm);
+    assert!(
+        lb.contains(
+            "drbd-fence-peer --clone drbd-r0-clone --dual-primary --survivor cl01 --settle 17"
+        ),
+        "{lb}"
+    );
+    // Active/passive, fenced: the peer is a Secondary, the constraint answer holds.
+    let ap = res(&edited_model("seed-pacemaker", |s| {
+        s.replace(
+            "agent = \"none\"",
+            "agent = \"fence_ipmilan\"\n\n[fencing.nodes.cl01]\nparams = { ip = \"192.168.178.13\" }\n\n[fencing.nodes.cl02]\nparams = { ip = \"192.168.178.14\" }",
+        )
+    }));
+    assert!(
+        ap.contains("drbd-fence-peer --clone") && !ap.contains("--dual-primary"),
+        "{ap}"
+    );
+}
+
+#[test]
 fn an_unchanged_profile_reloads_nothing() {
     let p = changed_plan("seed-heartbeat", str::to_string, &["heartbeat", "asterisk"]);
     assert!(reloads(&p).is_empty(), "{:?}", reloads(&p));

@@ -23,7 +23,15 @@ fn fail(e: fence_peer::FenceError) -> Error {
 }
 
 pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
-    let req = Request::from_env(|k| std::env::var(k).ok(), &args.clone).map_err(fail)?;
+    let mut req = Request::from_env(|k| std::env::var(k).ok(), &args.clone).map_err(fail)?;
+    if args.dual_primary
+        && let (Some(survivor), Some(settle)) = (&args.survivor, args.settle)
+    {
+        req.dual_primary = Some(fence_peer::DualPrimary {
+            survivor: survivor.clone(),
+            settle: Duration::from_secs(settle),
+        });
+    }
     let me = LocalRunner
         .run_ok(&Cmd::new("crm_node").arg("-n"))
         .map(|o| o.stdout_str().trim().to_string())

@@ -46,7 +46,12 @@ impl Home for Heartbeat {
         ]
     }
 
-    fn drbd_fencing(&self, _model: &Model, _node: &Node) -> Option<DrbdFencing> {
+    fn drbd_fencing(
+        &self,
+        _model: &Model,
+        _node: &Node,
+        _dual_primary: bool,
+    ) -> Option<DrbdFencing> {
         // dopd marks the peer's disk Outdated over the heartbeat links.
         Some(DrbdFencing {
             policy: "resource-only",

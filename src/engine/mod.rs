@@ -99,7 +99,9 @@ pub trait Home: Sync {
     /// The engine's own files (the same on both nodes).
     fn files(&self, model: &Model) -> Vec<FileSpec>;
     /// DRBD's fencing policy and handlers, None when the engine fences nothing.
-    fn drbd_fencing(&self, model: &Model, node: &Node) -> Option<DrbdFencing>;
+    /// `dual_primary`: DRBD is Primary on both nodes (the mode's answer), so
+    /// the peer of a lost link is a Primary that no constraint stops writing.
+    fn drbd_fencing(&self, model: &Model, node: &Node, dual_primary: bool) -> Option<DrbdFencing>;
     /// DRBD programs that must be setuid root:haclient for the engine's
     /// outdate-peer daemon (dopd), as drbdadm names them.
     fn dopd_helpers(&self, model: &Model) -> Vec<&'static str>;

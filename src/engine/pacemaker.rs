@@ -13,6 +13,10 @@ pub fn drbd_clone_id(resource: &str) -> String {
     format!("drbd-{resource}-clone")
 }
 
+/// Beyond the membership's own settling time, before a dual-primary handler
+/// decides that its peer stays a member.
+const DUAL_PRIMARY_SETTLE_MARGIN_S: u64 = 2;
+
 pub struct Pacemaker;
 
 impl Home for Pacemaker {
@@ -65,7 +69,7 @@ impl Home for Pacemaker {
         ]
     }
 
-    fn drbd_fencing(&self, model: &Model, node: &Node) -> Option<DrbdFencing> {
+    fn drbd_fencing(&self, model: &Model, node: &Node, dual_primary: bool) -> Option<DrbdFencing> {
         if let Fencing::None = model.fencing {
             return None;
         }
@@ -77,9 +81,21 @@ impl Home for Pacemaker {
             // runtime::fence_peer.
             DrbdModule::V84 => {
                 let clone = drbd_clone_id(&model.storage.resource);
+                let mut fence_peer = format!("{} drbd-fence-peer --clone {clone}", crate::SELF_BIN);
+                if dual_primary {
+                    // The membership settles within the token plus consensus (half
+                    // of it); the preferred node is the one that fences when the
+                    // peer stays a member (only the replication link is down).
+                    let token = model.membership.deadtime.as_secs_f64();
+                    let settle = (token * 1.5).ceil() as u64 + DUAL_PRIMARY_SETTLE_MARGIN_S;
+                    fence_peer.push_str(&format!(
+                        " --dual-primary --survivor {} --settle {settle}",
+                        model.preferred().name
+                    ));
+                }
                 DrbdFencing {
                     policy: "resource-and-stonith",
-                    fence_peer: format!("{} drbd-fence-peer --clone {clone}", crate::SELF_BIN),
+                    fence_peer,
                     unfence_peer: Some(format!(
                         "{} drbd-unfence-peer --clone {clone}",
                         crate::SELF_BIN

@@ -399,7 +399,8 @@ fn corosync_ctx(model: &Model) -> CorosyncCtx {
 
 fn drbd_ctx(model: &Model, node: &Node) -> DrbdCtx {
     let s = &model.storage;
-    let drbd_fencing = model.engine_home().drbd_fencing(model, node);
+    let dual_primary = model.mode_home().moves() == Moves::Director;
+    let drbd_fencing = model.engine_home().drbd_fencing(model, node, dual_primary);
     DrbdCtx {
         resource: s.resource.clone(),
         device: s.device.clone(),

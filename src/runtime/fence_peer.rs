@@ -51,6 +51,24 @@ pub enum FenceError {
     Constraint { id: String, detail: String },
     #[error("removing the constraint {id} failed: {detail}")]
     Unconstraint { id: String, detail: String },
+    #[error(
+        "dual-primary: peer {peer} is still a cluster member and a Primary after {settle_s} s; {survivor} fences it, this node keeps its I/O frozen until then"
+    )]
+    PeerStillPrimary {
+        peer: String,
+        survivor: String,
+        settle_s: u64,
+    },
+}
+
+/// Both nodes Primary (load-balanced mode): the peer of a lost link writes on
+/// unless it is fenced, so "outdated" is never an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DualPrimary {
+    /// The node that fences a peer which stays a cluster member.
+    pub survivor: String,
+    /// How long the membership may take to drop a peer that is gone.
+    pub settle: Duration,
 }
 
 /// What DRBD tells the handler, from its environment.
@@ -61,6 +79,7 @@ pub struct Request {
     pub minors: Vec<String>,
     /// The promotable clone of the DRBD resource in the CIB.
     pub clone_id: String,
+    pub dual_primary: Option<DualPrimary>,
 }
 
 impl Request {
@@ -91,6 +110,7 @@ impl Request {
             peers,
             minors,
             clone_id: clone_id.to_string(),
+            dual_primary: None,
         })
     }
 }
@@ -150,6 +170,64 @@ impl Verdict {
     }
 }
 
+/// The peers the cluster no longer counts as members.
+fn departed(req: &Request, state: &PcmkState) -> Vec<String> {
+    req.peers
+        .iter()
+        .filter(|p| !is_member(state, p))
+        .cloned()
+        .collect()
+}
+
+/// Dual-primary, every peer still a member: the membership is asked again until
+/// it drops a peer that is gone (a lost node shows here within the token plus
+/// consensus), at most `dual.settle`. A peer that stays a member is fenced by the
+/// survivor; any other node keeps its I/O frozen (the error) until the survivor
+/// fences it or the link returns. Empty: the link came back meanwhile.
+fn dual_primary_peers(
+    runner: &dyn Runner,
+    req: &Request,
+    dual: &DualPrimary,
+    me: &str,
+    proc_drbd: &Path,
+    cluster_wait: Duration,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<String>, FenceError> {
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(proc_drbd).unwrap_or_default();
+        if link_back(&text, &req.minors) {
+            return Ok(Vec::new());
+        }
+        let state = cluster_state(runner, cluster_wait, Duration::from_secs(1))?;
+        let gone = departed(req, &state);
+        if !gone.is_empty() {
+            return Ok(gone);
+        }
+        if started.elapsed() >= dual.settle {
+            break;
+        }
+        std::thread::sleep(DUAL_PRIMARY_POLL);
+    }
+    if me == dual.survivor {
+        log(&format!(
+            "{}: dual-primary: peer {} is still a cluster member after {} s: only the replication link is down and both nodes write; fencing it from the survivor",
+            req.resource,
+            req.peers.join(", "),
+            dual.settle.as_secs()
+        ));
+        return Ok(req.peers.clone());
+    }
+    Err(FenceError::PeerStillPrimary {
+        peer: req.peers.join(", "),
+        survivor: dual.survivor.clone(),
+        settle_s: dual.settle.as_secs(),
+    })
+}
+
+/// Between looks at the membership while a dual-primary handler waits for it.
+const DUAL_PRIMARY_POLL: Duration = Duration::from_secs(1);
+
 /// A member the cluster still counts: online and not waiting to be fenced.
 fn is_member(state: &PcmkState, peer: &str) -> bool {
     state
@@ -208,12 +286,15 @@ pub fn fence_peer(
         }
     }
     let state = cluster_state(runner, cluster_wait, Duration::from_secs(1))?;
-    let gone: Vec<String> = req
-        .peers
-        .iter()
-        .filter(|p| !is_member(&state, p))
-        .cloned()
-        .collect();
+    let mut gone = departed(req, &state);
+    if gone.is_empty()
+        && let Some(dual) = &req.dual_primary
+    {
+        let text = std::fs::read_to_string(proc_drbd).unwrap_or_default();
+        if !link_back(&text, &req.minors) {
+            gone = dual_primary_peers(runner, req, dual, me, proc_drbd, cluster_wait, log)?;
+        }
+    }
     for peer in &gone {
         log(&format!(
             "{}: peer {peer} is not a cluster member: fencing it (a fencing in the last {FENCE_TOLERANCE} counts)",
@@ -380,6 +461,7 @@ mod tests {
             peers: vec!["cl02".into()],
             minors: vec!["0".into()],
             clone_id: "drbd-r0-clone".into(),
+            dual_primary: None,
         }
     }
 
@@ -433,6 +515,71 @@ mod tests {
                 "{up}"
             );
         }
+    }
+
+    /// The handler on `me` of a dual-primary resource whose survivor is cl01.
+    fn run_dual(runner: &RecordingRunner, me: &str) -> (Result<Verdict, FenceError>, Vec<String>) {
+        let p = proc_file(PROC_UPTODATE);
+        let mut req = request();
+        req.dual_primary = Some(DualPrimary {
+            survivor: "cl01".into(),
+            settle: Duration::ZERO,
+        });
+        let mut log = Vec::new();
+        let r = fence_peer(runner, &req, me, p.path(), Duration::ZERO, &mut |l| {
+            log.push(l.to_string())
+        });
+        (r, log)
+    }
+
+    #[test]
+    fn dual_primary_never_answers_outdated_for_a_member_peer() {
+        // The survivor fences a peer that stays a member: both are Primary, and a
+        // constraint would not stop the peer's writes (a split brain at reconnect).
+        let runner =
+            RecordingRunner::new().respond("crm_mon", Output::ok(fixture("crm_mon-healthy.xml")));
+        let (r, log) = run_dual(&runner, "cl01");
+        assert_eq!(r.unwrap(), Verdict::Fenced(vec!["cl02".into()]));
+        assert!(
+            runner
+                .lines()
+                .iter()
+                .any(|c| c.starts_with("stonith_admin --reboot cl02")),
+            "{:?}",
+            runner.lines()
+        );
+        assert!(log.iter().any(|l| l.contains("dual-primary")), "{log:?}");
+        // The other node keeps its I/O frozen (exit 1) and waits to be fenced.
+        let runner =
+            RecordingRunner::new().respond("crm_mon", Output::ok(fixture("crm_mon-healthy.xml")));
+        let p = proc_file(PROC_UPTODATE);
+        let mut req = request();
+        req.peers = vec!["cl01".into()];
+        req.dual_primary = Some(DualPrimary {
+            survivor: "cl01".into(),
+            settle: Duration::ZERO,
+        });
+        let r = fence_peer(&runner, &req, "cl02", p.path(), Duration::ZERO, &mut |_| {});
+        assert!(
+            matches!(r, Err(FenceError::PeerStillPrimary { .. })),
+            "{r:?}"
+        );
+        assert!(
+            !runner
+                .lines()
+                .iter()
+                .any(|c| c.starts_with("stonith_admin") || c.starts_with("cibadmin")),
+            "{:?}",
+            runner.lines()
+        );
+    }
+
+    #[test]
+    fn dual_primary_fences_a_peer_that_left_whichever_node_it_runs_on() {
+        let runner = RecordingRunner::new()
+            .respond("crm_mon", Output::ok(fixture("crm_mon-peer-offline.xml")));
+        let (r, _) = run_dual(&runner, "cl02-is-not-the-survivor");
+        assert_eq!(r.unwrap(), Verdict::Fenced(vec!["cl02".into()]));
     }
 
     #[test]
