@@ -243,9 +243,6 @@ pub fn dopd_helpers(model: &Model) -> Vec<&'static str> {
     model.engine_home().dopd_helpers(model)
 }
 
-/// For each file whose contents change, the reload its running service needs, in
-/// the table's order (PJSIP before the dialplan that dials its endpoints), once per
-/// distinct command (several DRBD files make one adjust).
 /// The files a plan writes, with how each changes.
 fn written_files(steps: &[Step]) -> Vec<(String, Change)> {
     steps
@@ -257,9 +254,11 @@ fn written_files(steps: &[Step]) -> Vec<(String, Change)> {
         .collect()
 }
 
-/// The rows of the reload table of `phase` that the written files call for:
-/// in `Files` any new or changed contents, in `Reload` only changed contents
-/// (a service reads a file it never had at its start anyway). Each command once.
+/// The rows of the reload table of `phase` that the written files call for, in
+/// the table's order (PJSIP before the dialplan that dials its endpoints): in
+/// `Files` any new or changed contents, in `Reload` only changed contents (a
+/// service reads a file it never had at its start anyway). Each distinct command
+/// once (several DRBD files make one adjust).
 fn reload_steps(
     model: &Model,
     st: &NodeState,
@@ -450,10 +449,7 @@ fn host_steps(node: &Node, files: &FileSet, st: &NodeState) -> Vec<Step> {
     }
     for (path, block) in &files.blocks {
         let now = st.shared.get(path).cloned().flatten();
-        let merged = block.merge(
-            now.as_deref()
-                .unwrap_or(crate::render::host::HOSTS_LOOPBACK),
-        );
+        let merged = block.merge(now.as_deref().unwrap_or(block.absent));
         let f = crate::render::RenderedFile {
             contents: merged.into_bytes(),
             mode: 0o644,

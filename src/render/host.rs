@@ -27,6 +27,8 @@ pub struct ManagedBlock {
     pub end: &'static str,
     /// The lines between the markers, each ending in a newline.
     pub lines: String,
+    /// What stands above the block when the node has no such file.
+    pub absent: &'static str,
 }
 
 impl ManagedBlock {
@@ -73,6 +75,7 @@ pub fn hosts_block(model: &Model) -> ManagedBlock {
         begin: HOSTS_BEGIN,
         end: HOSTS_END,
         lines,
+        absent: HOSTS_LOOPBACK,
     }
 }
 
@@ -85,6 +88,7 @@ mod tests {
             begin: HOSTS_BEGIN,
             end: HOSTS_END,
             lines: "10.0.0.1\tnode1\n".into(),
+            absent: HOSTS_LOOPBACK,
         }
     }
 

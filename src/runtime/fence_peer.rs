@@ -287,6 +287,12 @@ pub fn fence_peer(
     }
     let state = cluster_state(runner, cluster_wait, Duration::from_secs(1))?;
     let mut gone = departed(req, &state);
+    for peer in &gone {
+        log(&format!(
+            "{}: peer {peer} is not a cluster member",
+            req.resource
+        ));
+    }
     if gone.is_empty()
         && let Some(dual) = &req.dual_primary
     {
@@ -297,7 +303,7 @@ pub fn fence_peer(
     }
     for peer in &gone {
         log(&format!(
-            "{}: peer {peer} is not a cluster member: fencing it (a fencing in the last {FENCE_TOLERANCE} counts)",
+            "{}: fencing peer {peer} (a fencing in the last {FENCE_TOLERANCE} counts)",
             req.resource
         ));
         let out = runner
