@@ -1,6 +1,7 @@
-//! Load-balanced: the lab profile with OCFS2, only voicemail shared, a SIP-only
-//! virtual service and the balancing scenario's phones; own images (the generic
-//! kernel) and disks, named lb-ENGINE.
+//! Load-balanced: the lab profile with OCFS2, voicemail and the database's data
+//! shared, the database (one instance, with the director) before Asterisk, a
+//! SIP-only virtual service and the balancing scenario's phones; own images (the
+//! generic kernel) and disks, named lb-ENGINE.
 
 use super::ModeHome;
 use crate::error::MissingText;
@@ -14,7 +15,12 @@ const EDITS: &[(&str, &str)] = &[
     ("filesystem = \"xfs\"", "filesystem = \"ocfs2\""),
     (
         "links = [\"/etc/asterisk\", \"/var/lib/asterisk\", \"/var/spool/asterisk\"]",
-        "links = [\"/var/spool/asterisk/voicemail\"]",
+        "links = [\"/var/spool/asterisk/voicemail\", \"/var/lib/mysql\"]",
+    ),
+    // The reference's database: one instance that moves with the director.
+    (
+        "services = [\"asterisk\"]",
+        "services = [\"mariadb\", \"asterisk\"]",
     ),
 ];
 

@@ -838,7 +838,7 @@ a=ptime:20\n"
 /// answered with digest authentication when challenged (a slow PBX may send its
 /// 401 twice: the late duplicate is optional, as in sip.rs's REGISTER); once
 /// answered, `pcap`'s RTP for `hold`, then BYE.
-fn uac_xml(user: &str, secret: &str, pcap: &str, hold: Duration) -> String {
+pub(crate) fn uac_xml(user: &str, secret: &str, pcap: &str, hold: Duration) -> String {
     let invite = |cseq: u32, auth: &str| {
         format!(
             "INVITE sip:[field0]@[remote_ip] SIP/2.0\n\
@@ -899,7 +899,7 @@ Content-Length: 0\n"
 
 /// The callees' sipp scenario: rings, answers PCMU only (its media port echoes
 /// RTP with -rtp_echo), and takes the caller's BYE.
-fn uas_xml() -> String {
+pub(crate) fn uas_xml() -> String {
     let response = |status: &str, tag: &str, body: &str| {
         format!(
             "SIP/2.0 {status}\n\
@@ -954,7 +954,7 @@ const SAMPLES_PER_PACKET: usize = 160;
 /// A pcap (Ethernet, IPv4, UDP) of `seconds` of RTP, payload type 8 (a-law), a
 /// 400 Hz tone in 20 ms packets: what play_pcap_audio sends on each call (it
 /// keeps the UDP payload and the timing; addresses and ports are its own).
-fn alaw_pcap(seconds: u32) -> Vec<u8> {
+pub(crate) fn alaw_pcap(seconds: u32) -> Vec<u8> {
     let period = 8000 / TONE_HZ as usize;
     let tone: Vec<u8> = (0..period)
         .map(|i| {

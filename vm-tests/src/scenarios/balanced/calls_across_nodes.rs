@@ -1,9 +1,11 @@
-//! Scenario 3: DUNDi finds a phone on the other node (and only there); a call
-//! placed on each node reaches a phone registered on the other.
+//! Scenario 3: DUNDi finds a phone on the other node (and only there); a phone
+//! on each node calls a phone registered on the other through the virtual IP,
+//! with RTP both ways through both nodes; a call to a phone registered nowhere
+//! fails with 480 at once, never looping between the nodes.
 
 use std::time::Duration;
 
-use super::{UNREGISTERED, call};
+use super::{UNREGISTERED, phone_call};
 use crate::Error;
 use crate::cluster::Pair;
 use crate::report::Scenario;
@@ -13,6 +15,9 @@ use crate::scenarios::{Entry, Run, first_lines};
 /// starting) is skipped by lookups until DUNDi qualifies it again, up to a minute
 /// later (seen: 55 s).
 const PEERING_WAIT: Duration = Duration::from_secs(120);
+
+/// A call to a phone registered nowhere ends within this (issue 13).
+const UNREGISTERED_LIMIT: Duration = Duration::from_secs(3);
 
 pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     let mut s = run.scenario(entry);
@@ -30,19 +35,35 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     let pair = &run.pair;
     peering_checks(pair, &mut s);
     lookup_checks(pair, &mut s, a, b);
-    // Calls: node1 to a phone on node2, and back.
-    for (from, ext) in [(0, b), (1, a)] {
-        let (ok, took) = call(pair, from, ext)?;
+    // Phone to phone: node1's to node2's, and back.
+    for (caller, on, callee) in [(a, 0, b), (b, 1, a)] {
+        let c = phone_call::call(pair, caller, on, callee)?;
+        let (from, to) = (pair.name(on), pair.name(1 - on));
         s.check(
             &format!(
-                "a call placed on {} reaches {ext}, registered on {} (answered and hung up)",
-                pair.name(from),
-                pair.name(1 - from)
+                "{caller} (on {from}) calls {callee} (on {to}) through the virtual IP: answered, held, hung up"
             ),
-            ok,
-            format!("{took:.1} s"),
+            c.completed,
+            format!("{:.1} s", c.seconds),
+        );
+        s.check(
+            "RTP flows both ways on that call, through both nodes",
+            c.rtp_both_ways(),
+            format!(
+                "Asterisk's RTP packets received/sent: {from} with {caller} {}/{}, {to} with {callee} {}/{}",
+                c.caller_rtp.received, c.caller_rtp.sent, c.callee_rtp.received, c.callee_rtp.sent
+            ),
         );
     }
+    let (rejected, took) = phone_call::call_unregistered(pair, a, UNREGISTERED)?;
+    s.check(
+        &format!(
+            "{a} calls {UNREGISTERED} (registered nowhere): 480 Temporarily Unavailable within {} s",
+            UNREGISTERED_LIMIT.as_secs()
+        ),
+        rejected && took <= UNREGISTERED_LIMIT.as_secs_f64(),
+        format!("480 {rejected}, after {took:.1} s"),
+    );
     s.finish();
     run.push(s);
     Ok(())

@@ -13,6 +13,9 @@ use crate::scenarios::{Entry, Run};
 const IPVS_WAIT: Duration = Duration::from_secs(300);
 /// Asterisk's answer on a node's own address.
 const OWN_SIP_T: Duration = Duration::from_millis(2000);
+/// The row the database takes at the cold start (scenario 6 looks for it after
+/// the database moved).
+pub const COLD_ROW: &str = "cold-start";
 /// The real servers: both nodes' SIP.
 const REALS: [&str; 2] = ["172.30.0.11:5060", "172.30.0.12:5060"];
 
@@ -26,6 +29,7 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
         node_checks(&run.pair, &mut s, i);
     }
     director_checks(&run.pair, &mut s);
+    super::database::cold_start_checks(&run.pair, &mut s, COLD_ROW);
     s.finish();
     run.push(s);
     run.pair.save_journal(0, "lb-cold");

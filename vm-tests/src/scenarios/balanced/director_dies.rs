@@ -1,15 +1,23 @@
 //! Scenario 6: node1 (the director) is killed (its QEMU, SIGKILL): node2's shared
 //! filesystem takes writes again once node1 is fenced, the virtual IP answers SIP,
-//! the director moves; phones are called with and without registering again.
+//! the director moves; phones are called with and without registering again; the
+//! database runs on node2 with what node1 acknowledged.
 
 use std::time::{Duration, Instant};
 
-use super::{call, contact_port, register, secs, shared_write, time_until};
+use super::cold_start::COLD_ROW;
+use super::{call, contact_port, database, register, secs, shared_write, time_until};
 use crate::Error;
 use crate::cluster::{Pair, SIP_TARGET};
 use crate::report::{Scenario, Trial};
 use crate::scenarios::timing::{FAILOVER_LIMIT, PROBE_EVERY};
 use crate::scenarios::{Entry, Run};
+
+/// The row written on node1 just before the kill.
+const BEFORE_KILL_ROW: &str = "before-the-director-dies";
+/// The database starts on node2 after the director's address and ldirectord and
+/// recovers InnoDB's log.
+const DATABASE_MOVE_WAIT: Duration = Duration::from_secs(300);
 
 /// A write on node2's OCFS2 waits for node1's fence and the filesystem's recovery.
 const WRITE_T: Duration = Duration::from_secs(240);
@@ -28,6 +36,7 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     let mut s = run.scenario(entry);
     let on = run.carry.registered.clone();
     let pair = &mut run.pair;
+    let row = database::write_row(pair, 0, BEFORE_KILL_ROW);
     let kill = Instant::now();
     pair.crash(0);
     let r = recovery(pair, kill)?;
@@ -51,6 +60,7 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
         format!("after {}", secs(moved)),
     );
     phone_checks(pair, &mut s, &on, kill)?;
+    let db = database_moved(pair, &mut s, row, kill);
     if let Some(t) = r.answer {
         s.trials.push(Trial {
             failover_s: Some(crate::phases::round2(t)),
@@ -60,10 +70,11 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
         });
     }
     s.notes.push(format!(
-        "kill to: SIP on the virtual IP {}, director on node2 {}, node2's filesystem writable {:.1} s",
+        "kill to: SIP on the virtual IP {}, director on node2 {}, node2's filesystem writable {:.1} s, the database on node2 with its rows {}",
         secs(r.answer),
         secs(moved),
-        r.write_s
+        r.write_s,
+        secs(db)
     ));
     s.finish();
     run.push(s);
@@ -86,6 +97,37 @@ fn recovery(pair: &Pair, kill: Instant) -> Result<Recovery, Error> {
         write_s,
         answer: answer?,
     })
+}
+
+/// The database moved with the director and holds what node1 acknowledged: the
+/// cold start's row and (when node1 acknowledged it) the one written just before
+/// the kill. The seconds from the kill until it did.
+fn database_moved(pair: &Pair, s: &mut Scenario, row_written: bool, kill: Instant) -> Option<f64> {
+    let mut tags = vec![COLD_ROW];
+    if row_written {
+        tags.push(BEFORE_KILL_ROW);
+    }
+    let moved = time_until(kill, DATABASE_MOVE_WAIT, "the database on node2", || {
+        database::state(pair, 1) == "active" && database::missing_rows(pair, 1, &tags).is_empty()
+    });
+    s.check(
+        "a row written on node1 just before the kill is acknowledged",
+        row_written,
+        BEFORE_KILL_ROW,
+    );
+    s.check(
+        "the database runs on node2 with the rows node1 acknowledged",
+        moved.is_some(),
+        match moved {
+            Some(t) => format!("{t:.1} s after the kill"),
+            None => format!(
+                "{}; missing rows: {:?}",
+                database::state(pair, 1),
+                database::missing_rows(pair, 1, &tags)
+            ),
+        },
+    );
+    moved
 }
 
 /// A phone of node2 is called without registering again; a phone of node1 after
