@@ -46,12 +46,15 @@ pub enum Command {
     /// Runs before the engine's units at boot (rendered systemd drop-ins). Exit 0
     /// once all are present, 4 when the timeout passes first.
     WaitAddresses(WaitAddressesArgs),
-    /// DRBD's fence-peer handler under Pacemaker (drbd.conf `handlers`).
+    /// DRBD's fence-peer handler (drbd.conf `handlers`): Pacemaker, and Heartbeat
+    /// with dual-primary DRBD.
     ///
     /// A peer that is still a cluster member is only kept from promotion (a
     /// constraint, exit 4); a peer that left the cluster is fenced through
-    /// Pacemaker's fencer first (exit 7). Exit 1 keeps DRBD's I/O frozen: this
-    /// disk not UpToDate, no cluster answer, fencing failed. Reads DRBD_RESOURCE,
+    /// Pacemaker's fencer first (exit 7). With --dual-primary a peer is always
+    /// fenced, never "outdated" (under Heartbeat through this node's
+    /// `stonith_host` device in ha.cf). Exit 1 keeps DRBD's I/O frozen: this disk
+    /// not UpToDate, no cluster answer, fencing failed. Reads DRBD_RESOURCE,
     /// DRBD_PEERS and DRBD_MINOR from the environment drbdadm gives it.
     DrbdFencePeer(FencePeerArgs),
     /// DRBD's after-resync-target handler: lifts the fence-peer constraint.
@@ -76,9 +79,13 @@ pub struct CibUpdateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct FencePeerArgs {
-    /// The promotable clone of the DRBD resource in the CIB, e.g. drbd-r0-clone.
-    #[arg(long)]
-    pub clone: String,
+    /// The cluster engine the handler asks and fences through.
+    #[arg(long, value_enum, default_value_t = HandlerEngine::Pacemaker)]
+    pub engine: HandlerEngine,
+    /// Pacemaker: the promotable clone of the DRBD resource in the CIB, e.g.
+    /// drbd-r0-clone.
+    #[arg(long, required_if_eq("engine", "pacemaker"))]
+    pub clone: Option<String>,
     /// DRBD is Primary on both nodes: never answer "outdated" (a constraint does
     /// not stop a Primary peer from writing); wait for the membership, fence.
     #[arg(long, requires_all = ["survivor", "settle"])]
@@ -148,6 +155,13 @@ pub struct InitArgs {
     /// How long to wait for the cluster to become healthy at the end.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub healthy_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HandlerEngine {
+    Pacemaker,
+    /// Only with --dual-primary: Heartbeat clusters with one Primary use dopd.
+    Heartbeat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -2,10 +2,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::FencePeerArgs;
+use crate::cli::{FencePeerArgs, HandlerEngine};
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, LocalRunner, Runner};
 use crate::runtime::fence_peer::{self, Request};
+use crate::runtime::fence_peer_heartbeat;
 
 const TAG: &str = "pbx-cluster-fence-peer";
 /// How long a missing designated controller is waited for (a membership change).
@@ -22,8 +23,14 @@ fn fail(e: fence_peer::FenceError) -> Error {
     e.into()
 }
 
+/// Where the Heartbeat handler hands the fence device's parameters to `stonith`
+/// (root-only, removed after the reset).
+const STONITH_PARAMS: &str = "/run/pbx-cluster/fence-peer-stonith.params";
+const HA_CF: &str = "/etc/ha.d/ha.cf";
+
 pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
-    let mut req = Request::from_env(|k| std::env::var(k).ok(), &args.clone).map_err(fail)?;
+    let clone = args.clone.clone().unwrap_or_default();
+    let mut req = Request::from_env(|k| std::env::var(k).ok(), &clone).map_err(fail)?;
     if args.dual_primary
         && let (Some(survivor), Some(settle)) = (&args.survivor, args.settle)
     {
@@ -32,27 +39,59 @@ pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
             settle: Duration::from_secs(settle),
         });
     }
-    let me = LocalRunner
-        .run_ok(&Cmd::new("crm_node").arg("-n"))
-        .map(|o| o.stdout_str().trim().to_string())
-        .map_err(|e| fail(fence_peer::FenceError::NoCluster(0, e.to_string())))?;
-    let verdict = fence_peer::fence_peer(
-        &LocalRunner,
-        &req,
-        &me,
-        Path::new("/proc/drbd"),
-        CLUSTER_WAIT,
-        &mut |l| log(l),
-    )
+    let verdict = match args.engine {
+        HandlerEngine::Pacemaker => {
+            let me = node_name("crm_node", "-n")?;
+            fence_peer::fence_peer(
+                &LocalRunner,
+                &req,
+                &me,
+                Path::new("/proc/drbd"),
+                CLUSTER_WAIT,
+                &mut |l| log(l),
+            )
+        }
+        HandlerEngine::Heartbeat => {
+            // Heartbeat names nodes by uname -n.
+            let me = node_name("uname", "-n")?;
+            let Some(dual) = &req.dual_primary else {
+                return Err(fail(fence_peer::FenceError::Env(
+                    "--dual-primary (Heartbeat clusters with one Primary use dopd)",
+                )));
+            };
+            let ha_cf = std::fs::read_to_string(HA_CF)
+                .map_err(|e| Error::io("cannot read", Path::new(HA_CF), e))?;
+            let device = fence_peer_heartbeat::device_from_ha_cf(&ha_cf, &me).map_err(fail)?;
+            fence_peer_heartbeat::fence_peer(
+                &LocalRunner,
+                &req,
+                dual,
+                &me,
+                &device,
+                Path::new("/proc/drbd"),
+                Path::new(STONITH_PARAMS),
+                &mut |l| log(l),
+            )
+        }
+    }
     .map_err(fail)?;
     Ok(ExitCode::from(verdict.exit_code()))
+}
+
+/// This node's name as the cluster knows it.
+fn node_name(program: &str, arg: &str) -> Result<String> {
+    LocalRunner
+        .run_ok(&Cmd::new(program).arg(arg))
+        .map(|o| o.stdout_str().trim().to_string())
+        .map_err(|e| fail(fence_peer::FenceError::NoCluster(0, e.to_string())))
 }
 
 pub fn unfence(args: &FencePeerArgs) -> Result<ExitCode> {
     let resource = std::env::var("DRBD_RESOURCE")
         .map_err(|_| fail(fence_peer::FenceError::Env("DRBD_RESOURCE")))?;
-    let id = fence_peer::constraint_id(&resource, &args.clone);
-    match fence_peer::unfence_peer(&LocalRunner, &resource, &args.clone).map_err(fail)? {
+    let clone = args.clone.as_deref().unwrap_or_default();
+    let id = fence_peer::constraint_id(&resource, clone);
+    match fence_peer::unfence_peer(&LocalRunner, &resource, clone).map_err(fail)? {
         fence_peer::Unfenced::Removed => log(&format!(
             "{resource}: in sync again, removed constraint {id}"
         )),

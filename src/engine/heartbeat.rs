@@ -1,7 +1,8 @@
 //! Heartbeat 3 in haresources mode (no CRM): ha.cf, authkeys, haresources; dopd
-//! outdates the peer's disk over the heartbeat links.
+//! outdates the peer's disk over the heartbeat links (one Primary); with both
+//! nodes Primary (load-balanced) pbx-cluster's handler fences the peer instead.
 
-use super::{DrbdFencing, FileSpec, Home};
+use super::{DUAL_PRIMARY_SETTLE_MARGIN_S, DrbdFencing, FileSpec, Home};
 use crate::model::{DrbdModule, Model, Node};
 
 pub struct Heartbeat;
@@ -46,12 +47,25 @@ impl Home for Heartbeat {
         ]
     }
 
-    fn drbd_fencing(
-        &self,
-        _model: &Model,
-        _node: &Node,
-        _dual_primary: bool,
-    ) -> Option<DrbdFencing> {
+    fn drbd_fencing(&self, model: &Model, _node: &Node, dual_primary: bool) -> Option<DrbdFencing> {
+        if dual_primary && model.fencing.enabled() {
+            // Both nodes Primary: "outdated" stops no writer, and Heartbeat resets
+            // only a dead peer that held resources (never the non-director), so
+            // our handler fences the peer through this node's stonith_host device
+            // (runtime::fence_peer_heartbeat). Heartbeat declares a peer dead
+            // after the deadtime.
+            let settle = model.membership.deadtime.as_secs_f64().ceil() as u64
+                + DUAL_PRIMARY_SETTLE_MARGIN_S;
+            return Some(DrbdFencing {
+                policy: "resource-and-stonith",
+                fence_peer: format!(
+                    "{} drbd-fence-peer --engine heartbeat --dual-primary --survivor {} --settle {settle}",
+                    crate::SELF_BIN,
+                    model.preferred().name
+                ),
+                unfence_peer: None,
+            });
+        }
         // dopd marks the peer's disk Outdated over the heartbeat links.
         Some(DrbdFencing {
             policy: "resource-only",

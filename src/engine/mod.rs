@@ -73,6 +73,10 @@ impl FileSpec {
     }
 }
 
+/// Beyond the membership's own settling time, before a dual-primary fence-peer
+/// handler decides that its peer stays a member.
+pub(crate) const DUAL_PRIMARY_SETTLE_MARGIN_S: u64 = 2;
+
 /// DRBD's fencing policy and handlers as the engine provides them (drbd.conf(5)
 /// `fencing`, `fence-peer`, `after-resync-target`).
 #[derive(Debug, Serialize)]

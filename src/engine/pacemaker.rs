@@ -1,7 +1,7 @@
 //! Corosync 3 + Pacemaker: the CIB holds the resource group, DRBD is a promotable
 //! clone, fencing goes through Pacemaker's fencer.
 
-use super::{DrbdFencing, FileSpec, Home, Source};
+use super::{DUAL_PRIMARY_SETTLE_MARGIN_S, DrbdFencing, FileSpec, Home, Source};
 use crate::model::{DrbdModule, Fencing, Model, Node};
 
 /// Where the rendered CIB lives on a node; init loads it from there.
@@ -12,10 +12,6 @@ pub const CIB_PATH: &str = "/etc/pbx-cluster/cib.xml";
 pub fn drbd_clone_id(resource: &str) -> String {
     format!("drbd-{resource}-clone")
 }
-
-/// Beyond the membership's own settling time, before a dual-primary handler
-/// decides that its peer stays a member.
-const DUAL_PRIMARY_SETTLE_MARGIN_S: u64 = 2;
 
 pub struct Pacemaker;
 

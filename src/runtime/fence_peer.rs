@@ -145,7 +145,7 @@ fn minor_volumes(proc_drbd: &str, minors: &[String]) -> Vec<(String, Option<Drbd
 }
 
 /// Every minor is linked to its peer again.
-fn link_back(proc_drbd: &str, minors: &[String]) -> bool {
+pub(crate) fn link_back(proc_drbd: &str, minors: &[String]) -> bool {
     !minors.is_empty()
         && minor_volumes(proc_drbd, minors)
             .iter()
@@ -184,13 +184,12 @@ fn departed(req: &Request, state: &PcmkState) -> Vec<String> {
 /// consensus), at most `dual.settle`. A peer that stays a member is fenced by the
 /// survivor; any other node keeps its I/O frozen (the error) until the survivor
 /// fences it or the link returns. Empty: the link came back meanwhile.
-fn dual_primary_peers(
-    runner: &dyn Runner,
+pub(crate) fn dual_primary_peers(
     req: &Request,
     dual: &DualPrimary,
     me: &str,
     proc_drbd: &Path,
-    cluster_wait: Duration,
+    mut departed: impl FnMut() -> Result<Vec<String>, FenceError>,
     log: &mut dyn FnMut(&str),
 ) -> Result<Vec<String>, FenceError> {
     let started = std::time::Instant::now();
@@ -199,8 +198,7 @@ fn dual_primary_peers(
         if link_back(&text, &req.minors) {
             return Ok(Vec::new());
         }
-        let state = cluster_state(runner, cluster_wait, Duration::from_secs(1))?;
-        let gone = departed(req, &state);
+        let gone = departed()?;
         if !gone.is_empty() {
             return Ok(gone);
         }
@@ -265,16 +263,8 @@ fn cluster_state(
     }
 }
 
-/// The fence-peer handler. `me` is this node's cluster name, `proc_drbd` the path
-/// of /proc/drbd (tests give another), `log` gets one line per decision.
-pub fn fence_peer(
-    runner: &dyn Runner,
-    req: &Request,
-    me: &str,
-    proc_drbd: &Path,
-    cluster_wait: Duration,
-    log: &mut dyn FnMut(&str),
-) -> Result<Verdict, FenceError> {
+/// Only a node whose own disk is UpToDate may outdate or fence its peer.
+pub(crate) fn require_up_to_date(req: &Request, proc_drbd: &Path) -> Result<(), FenceError> {
     let text = std::fs::read_to_string(proc_drbd).unwrap_or_default();
     for (minor, volume) in minor_volumes(&text, &req.minors) {
         match volume.map(|v| v.disk) {
@@ -285,6 +275,20 @@ pub fn fence_peer(
             }
         }
     }
+    Ok(())
+}
+
+/// The fence-peer handler. `me` is this node's cluster name, `proc_drbd` the path
+/// of /proc/drbd (tests give another), `log` gets one line per decision.
+pub fn fence_peer(
+    runner: &dyn Runner,
+    req: &Request,
+    me: &str,
+    proc_drbd: &Path,
+    cluster_wait: Duration,
+    log: &mut dyn FnMut(&str),
+) -> Result<Verdict, FenceError> {
+    require_up_to_date(req, proc_drbd)?;
     let state = cluster_state(runner, cluster_wait, Duration::from_secs(1))?;
     let mut gone = departed(req, &state);
     for peer in &gone {
@@ -298,7 +302,11 @@ pub fn fence_peer(
     {
         let text = std::fs::read_to_string(proc_drbd).unwrap_or_default();
         if !link_back(&text, &req.minors) {
-            gone = dual_primary_peers(runner, req, dual, me, proc_drbd, cluster_wait, log)?;
+            let members = || {
+                let state = cluster_state(runner, cluster_wait, Duration::from_secs(1))?;
+                Ok(departed(req, &state))
+            };
+            gone = dual_primary_peers(req, dual, me, proc_drbd, members, log)?;
         }
     }
     for peer in &gone {
