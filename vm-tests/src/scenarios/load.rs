@@ -834,14 +834,11 @@ a=ptime:20\n"
     )
 }
 
-/// The caller's sipp scenario: an INVITE to callee [field0] offering PCMA only,
-/// answered with digest authentication when challenged (a slow PBX may send its
-/// 401 twice: the late duplicate is optional, as in sip.rs's REGISTER); once
-/// answered, `pcap`'s RTP for `hold`, then BYE.
-pub(crate) fn uac_xml(user: &str, secret: &str, pcap: &str, hold: Duration) -> String {
-    let invite = |cseq: u32, auth: &str| {
-        format!(
-            "INVITE sip:[field0]@[remote_ip] SIP/2.0\n\
+/// A caller's INVITE from phone `user` to callee [field0], offering PCMA only;
+/// `auth` is sipp's digest line for the answer to a challenge, or empty.
+pub(crate) fn invite(user: &str, cseq: u32, auth: &str) -> String {
+    format!(
+        "INVITE sip:[field0]@[remote_ip] SIP/2.0\n\
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n\
 From: <sip:{user}@[remote_ip]>;tag=[call_number]\n\
 To: <sip:[field0]@[remote_ip]>\n\
@@ -851,9 +848,34 @@ Contact: <sip:{user}@[local_ip]:[local_port]>\n\
 {auth}Max-Forwards: 70\n\
 Content-Type: application/sdp\n\
 Content-Length: [len]\n\n{}",
-            sdp(8, "PCMA")
-        )
-    };
+        sdp(8, "PCMA")
+    )
+}
+
+/// The start of a caller's sipp scenario: the INVITE (`first`, its send tag
+/// with `attrs`), the challenge (401) and its ACK, the INVITE again with
+/// credentials (`second`), and the provisional answers that may come before the
+/// final one (a slow PBX may send its 401 twice: the late duplicate is optional).
+pub(crate) fn challenged_invite(attrs: &str, first: &str, ack: &str, second: &str) -> String {
+    format!(
+        "<send retrans=\"500\"{attrs}><![CDATA[\n{first}\n]]></send>\n\
+<recv response=\"100\" optional=\"true\"/>\n\
+<recv response=\"401\" auth=\"true\"/>\n\
+<send><![CDATA[\n{ack}\n]]></send>\n\
+<send retrans=\"500\"><![CDATA[\n{second}\n]]></send>\n\
+<recv response=\"401\" optional=\"true\"/>\n\
+<recv response=\"100\" optional=\"true\"/>\n\
+<recv response=\"180\" optional=\"true\"/>\n\
+<recv response=\"183\" optional=\"true\"/>\n"
+    )
+}
+
+/// The caller's sipp scenario: an INVITE to callee [field0] offering PCMA only,
+/// answered with digest authentication when challenged (a slow PBX may send its
+/// 401 twice: the late duplicate is optional, as in sip.rs's REGISTER); once
+/// answered, `pcap`'s RTP for `hold`, then BYE.
+pub(crate) fn uac_xml(user: &str, secret: &str, pcap: &str, hold: Duration) -> String {
+    let invite = |cseq: u32, auth: &str| invite(user, cseq, auth);
     let in_dialog = |method: &str, cseq: u32, via: &str| {
         format!(
             "{method} sip:[field0]@[remote_ip] SIP/2.0\n\
@@ -869,27 +891,22 @@ Content-Length: 0\n"
     let new_via = "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]";
     format!(
         "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"load call from {user}\">\n\
-<send retrans=\"500\" start_rtd=\"setup\"><![CDATA[\n{}\n]]></send>\n\
-<recv response=\"100\" optional=\"true\"/>\n\
-<recv response=\"401\" auth=\"true\"/>\n\
-<send><![CDATA[\n{}\n]]></send>\n\
-<send retrans=\"500\"><![CDATA[\n{}\n]]></send>\n\
-<recv response=\"401\" optional=\"true\"/>\n\
-<recv response=\"100\" optional=\"true\"/>\n\
-<recv response=\"180\" optional=\"true\"/>\n\
-<recv response=\"183\" optional=\"true\"/>\n\
+{}\
 <recv response=\"200\" rtd=\"setup\"/>\n\
 <send><![CDATA[\n{}\n]]></send>\n\
 <nop><action><exec play_pcap_audio=\"{pcap}\"/></action></nop>\n\
 <pause milliseconds=\"{}\"/>\n\
 <send retrans=\"500\"><![CDATA[\n{}\n]]></send>\n\
 <recv response=\"200\"/>\n</scenario>\n",
-        invite(1, ""),
-        // The ACK of the 401 belongs to the first INVITE's transaction: its Via.
-        in_dialog("ACK", 1, "[last_Via:]"),
-        invite(
-            2,
-            &format!("[authentication username={user} password={secret}]\n")
+        challenged_invite(
+            " start_rtd=\"setup\"",
+            &invite(1, ""),
+            // The ACK of the 401 belongs to the first INVITE's transaction: its Via.
+            &in_dialog("ACK", 1, "[last_Via:]"),
+            &invite(
+                2,
+                &format!("[authentication username={user} password={secret}]\n")
+            ),
         ),
         in_dialog("ACK", 2, new_via),
         hold.as_millis(),

@@ -12,7 +12,7 @@ use super::contact_port;
 use crate::Error;
 use crate::cluster::{Pair, SIP_TARGET};
 use crate::lab::HARNESS_ADDR;
-use crate::scenarios::load::{alaw_pcap, uac_xml, uas_xml};
+use crate::scenarios::load::{alaw_pcap, challenged_invite, invite, uac_xml, uas_xml};
 use crate::scenarios::sipp::{sipp, sipp_listening, sipp_outcome, write_log_file};
 
 /// RTP sent after the answer, then the caller hangs up.
@@ -60,7 +60,8 @@ impl Outcome {
 
 /// `caller` (registered on node `caller_on`) calls `callee` (registered on the
 /// other node) through the virtual IP.
-pub fn call(pair: &Pair, caller: u16, caller_on: usize, callee: u16) -> Result<Outcome, Error> {
+pub fn call(pair: &Pair, caller_ext: u16, caller_on: usize, callee: u16) -> Result<Outcome, Error> {
+    let caller = caller_ext;
     let tag = format!("lb-call-{caller}-{callee}");
     let pcap = format!("{tag}.pcap");
     write_log_file(pair, &pcap, alaw_pcap(HOLD.as_secs() as u32))?;
@@ -98,28 +99,15 @@ pub fn call(pair: &Pair, caller: u16, caller_on: usize, callee: u16) -> Result<O
         &format!("{tag}-uas.log"),
     )?;
     let t = Instant::now();
-    let mut caller_sipp = sipp(
+    let mut caller_sipp = start_caller(
         pair,
+        caller_ext,
+        &uac,
+        &csv,
         &[
-            SIP_TARGET,
-            "-sf",
-            &uac,
-            "-inf",
-            &csv,
-            "-i",
-            HARNESS_ADDR,
-            "-p",
-            &contact_port(caller).to_string(),
             "-mp",
             &UAC_MEDIA_PORT.to_string(),
-            "-m",
-            "1",
-            "-recv_timeout",
-            &ANSWER_LIMIT.as_millis().to_string(),
-            "-timeout",
-            &limit,
             "-aa",
-            "-nostdin",
             "-trace_err",
             "-error_file",
             &format!("{tag}-errors.log"),
@@ -154,7 +142,8 @@ pub fn call(pair: &Pair, caller: u16, caller_on: usize, callee: u16) -> Result<O
 /// `caller` calls `callee`, whose phone is registered nowhere, through the
 /// virtual IP: whether the answer was 480 Temporarily Unavailable, and the
 /// seconds until it came (the challenge's round trip included).
-pub fn call_unregistered(pair: &Pair, caller: u16, callee: u16) -> Result<(bool, f64), Error> {
+pub fn call_unregistered(pair: &Pair, caller_ext: u16, callee: u16) -> Result<(bool, f64), Error> {
+    let caller = caller_ext;
     let tag = format!("lb-call-{caller}-{callee}");
     let xml = format!("{tag}.xml");
     write_log_file(
@@ -165,30 +154,46 @@ pub fn call_unregistered(pair: &Pair, caller: u16, callee: u16) -> Result<(bool,
     let csv = format!("{tag}.csv");
     write_log_file(pair, &csv, format!("SEQUENTIAL\n{callee};\n"))?;
     let t = Instant::now();
-    let uac = sipp(
-        pair,
-        &[
-            SIP_TARGET,
-            "-sf",
-            &xml,
-            "-inf",
-            &csv,
-            "-i",
-            HARNESS_ADDR,
-            "-p",
-            &contact_port(caller).to_string(),
-            "-m",
-            "1",
-            "-recv_timeout",
-            &ANSWER_LIMIT.as_millis().to_string(),
-            "-timeout",
-            &format!("{}s", CALL_LIMIT.as_secs()),
-            "-nostdin",
-        ],
-        &format!("{tag}.log"),
-    )?;
+    let uac = start_caller(pair, caller_ext, &xml, &csv, &[], &format!("{tag}.log"))?;
     let ok = sipp_outcome(uac, CALL_LIMIT);
     Ok((ok, t.elapsed().as_secs_f64()))
+}
+
+/// Phone `ext`'s sipp UAC running `xml` once (the callee from `csv`) from the
+/// port the phone registered from, through the virtual IP, with `extra` args.
+fn start_caller(
+    pair: &Pair,
+    ext: u16,
+    xml: &str,
+    csv: &str,
+    extra: &[&str],
+    log: &str,
+) -> Result<crate::procs::Group, Error> {
+    let (port, answer, limit) = (
+        contact_port(ext).to_string(),
+        ANSWER_LIMIT.as_millis().to_string(),
+        format!("{}s", CALL_LIMIT.as_secs()),
+    );
+    let mut args = vec![
+        SIP_TARGET,
+        "-sf",
+        xml,
+        "-inf",
+        csv,
+        "-i",
+        HARNESS_ADDR,
+        "-p",
+        &port,
+        "-m",
+        "1",
+        "-recv_timeout",
+        &answer,
+        "-timeout",
+        &limit,
+        "-nostdin",
+    ];
+    args.extend_from_slice(extra);
+    sipp(pair, &args, log)
 }
 
 const CHANNELSTATS: &str = "asterisk -rx 'pjsip show channelstats'";
@@ -222,27 +227,7 @@ fn rtp_of(channelstats: &str, ext: u16) -> Option<Rtp> {
 /// PCMA), its digest answer to the challenge, then 480 and its ACK; anything
 /// else fails the call.
 fn rejected_xml(user: &str, secret: &str) -> String {
-    let invite = |cseq: u32, auth: &str| {
-        format!(
-            "INVITE sip:[field0]@[remote_ip] SIP/2.0\n\
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n\
-From: <sip:{user}@[remote_ip]>;tag=[call_number]\n\
-To: <sip:[field0]@[remote_ip]>\n\
-Call-ID: [call_id]\n\
-CSeq: {cseq} INVITE\n\
-Contact: <sip:{user}@[local_ip]:[local_port]>\n\
-{auth}Max-Forwards: 70\n\
-Content-Type: application/sdp\n\
-Content-Length: [len]\n\n\
-v=0\n\
-o=- [call_number] 1 IN IP[local_ip_type] [local_ip]\n\
-s=-\n\
-c=IN IP[media_ip_type] [media_ip]\n\
-t=0 0\n\
-m=audio [media_port] RTP/AVP 8\n\
-a=rtpmap:8 PCMA/8000\n"
-        )
-    };
+    let invite = |cseq: u32, auth: &str| invite(user, cseq, auth);
     // A non-2xx final answer is ACKed in its own transaction: the INVITE's Via.
     let ack = |cseq: u32| {
         format!(
@@ -258,22 +243,16 @@ Content-Length: 0\n"
     };
     format!(
         "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"call to a phone registered nowhere\">\n\
-<send retrans=\"500\"><![CDATA[\n{}\n]]></send>\n\
-<recv response=\"100\" optional=\"true\"/>\n\
-<recv response=\"401\" auth=\"true\"/>\n\
-<send><![CDATA[\n{}\n]]></send>\n\
-<send retrans=\"500\"><![CDATA[\n{}\n]]></send>\n\
-<recv response=\"401\" optional=\"true\"/>\n\
-<recv response=\"100\" optional=\"true\"/>\n\
-<recv response=\"180\" optional=\"true\"/>\n\
-<recv response=\"183\" optional=\"true\"/>\n\
-<recv response=\"480\"/>\n\
+{}<recv response=\"480\"/>\n\
 <send><![CDATA[\n{}\n]]></send>\n</scenario>\n",
-        invite(1, ""),
-        ack(1),
-        invite(
-            2,
-            &format!("[authentication username={user} password={secret}]\n")
+        challenged_invite(
+            "",
+            &invite(1, ""),
+            &ack(1),
+            &invite(
+                2,
+                &format!("[authentication username={user} password={secret}]\n")
+            ),
         ),
         ack(2),
     )
@@ -302,7 +281,13 @@ Objects found: 2
             })
         );
         assert_eq!(rtp_of(out, 1001), None);
-        assert!(!Rtp { received: 250, sent: 0 }.both_ways());
+        assert!(
+            !Rtp {
+                received: 250,
+                sent: 0
+            }
+            .both_ways()
+        );
     }
 
     #[test]
