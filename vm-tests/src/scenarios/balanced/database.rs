@@ -10,6 +10,8 @@ use crate::report::Scenario;
 
 /// The unit as Debian names it.
 const UNIT: &str = "mariadb";
+/// The director's database at a cold start, from the first SIP answer.
+const START_WAIT: Duration = Duration::from_secs(300);
 /// A row's write and read: a starting or recovering InnoDB answers slowly under
 /// emulation.
 const QUERY_T: Duration = Duration::from_secs(60);
@@ -57,13 +59,26 @@ pub fn missing_rows(pair: &Pair, i: usize, tags: &[&str]) -> Vec<String> {
 }
 
 /// At a cold start: the database runs on the director (node1) alone, over a data
-/// directory on the shared filesystem, and takes a row (`tag`).
+/// directory on the shared filesystem, and takes a row (`tag`). It starts after
+/// the director's address and ldirectord, while SIP already answers (Asterisk
+/// starts at boot on both nodes): waited for, bounded.
 pub fn cold_start_checks(pair: &Pair, s: &mut Scenario, tag: &str) {
+    let waited = pair.wait(START_WAIT, "the database runs on node1", || {
+        Ok(state(pair, 0) == "active")
+    });
     let states = [state(pair, 0), state(pair, 1)];
     s.check(
         "the database runs on the director (node1) and not on node2",
         states[0] == "active" && states[1] != "active",
-        format!("node1 {}, node2 {}", states[0], states[1]),
+        format!(
+            "node1 {}, node2 {} ({})",
+            states[0],
+            states[1],
+            match waited {
+                Ok(t) => format!("{:.1} s after the cluster was healthy", t.as_secs_f64()),
+                Err(_) => format!("node1's not active within {} s", START_WAIT.as_secs()),
+            }
+        ),
     );
     let data = pair
         .sh(0, "readlink -f /var/lib/mysql")
