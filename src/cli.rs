@@ -122,6 +122,11 @@ pub struct NodeArgs {
     /// partition table: its data is destroyed.
     #[arg(long)]
     pub force_wipe_disk: bool,
+    /// Go ahead with a change the running cluster cannot take live (a new
+    /// corosync or Heartbeat key, DRBD's secret or addresses, corosync's node
+    /// addresses): plan names each and what it costs.
+    #[arg(long)]
+    pub allow_disruption: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -196,6 +196,7 @@ fn do_plan(
         &st,
         plan::Options {
             force_wipe_disk: force,
+            ..plan::Options::default()
         },
     )
 }
@@ -1102,6 +1103,93 @@ fn a_changed_cib_is_patched_into_the_live_one_where_pacemaker_runs() {
     // The live CIB already has it (a second node, or a second run): no patch.
     let p = changed_plan("seed-pacemaker", str::to_string, &["corosync", "pacemaker"]);
     assert!(reloads(&p).is_empty(), "{:?}", reloads(&p));
+}
+
+/// The profile with another cluster secret (inline instead of the seed's file).
+fn new_secret(s: &str) -> String {
+    s.replace(
+        "secret-file = \"seed.secret\"",
+        "secret = \"a-new-cluster-secret-for-the-test\"",
+    )
+}
+
+/// `changed_plan` with options: the plan, or the refusal's text.
+fn try_changed_plan(
+    name: &str,
+    edit: impl Fn(&str) -> String,
+    active: &[&str],
+    opts: plan::Options,
+) -> Result<plan::Plan, String> {
+    let before = model(name);
+    let node = before.nodes[0].name.clone();
+    let st = running_node(&render::render_node(&before, &node).unwrap(), active);
+    let after = edited_model(name, edit);
+    let new = render::render_node(&after, &node).unwrap();
+    plan::build(&after, &new, &st, opts).map_err(|e| pbx_cluster::error::format(&e))
+}
+
+#[test]
+fn a_new_cluster_key_is_refused_while_the_engine_runs_and_says_what_it_costs() {
+    let pacemaker = ["corosync", "pacemaker"];
+    let err = try_changed_plan(
+        "seed-pacemaker",
+        new_secret,
+        &pacemaker,
+        plan::Options::default(),
+    )
+    .unwrap_err();
+    assert!(err.contains("/etc/corosync/authkey"), "{err}");
+    assert!(err.contains("restart on both together"), "{err}");
+    assert!(err.contains("--allow-disruption"), "{err}");
+    // DRBD's shared secret is derived from the cluster secret as well.
+    assert!(err.contains("/etc/drbd.d/r0.res"), "{err}");
+    assert!(!err.contains("a-new-cluster-secret"), "{err}");
+    // Accepted: the files are written.
+    let accepted = plan::Options {
+        allow_disruption: true,
+        ..plan::Options::default()
+    };
+    let p = try_changed_plan("seed-pacemaker", new_secret, &pacemaker, accepted).unwrap();
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| s.summary.contains("/etc/corosync/authkey")),
+        "{:#?}",
+        p.steps
+    );
+    // Heartbeat: its authkeys.
+    let err = try_changed_plan(
+        "seed-heartbeat",
+        new_secret,
+        &["heartbeat"],
+        plan::Options::default(),
+    )
+    .unwrap_err();
+    assert!(err.contains("/etc/ha.d/authkeys"), "{err}");
+    assert!(err.contains("declares it dead"), "{err}");
+}
+
+#[test]
+fn a_change_the_cluster_takes_live_is_no_disruption() {
+    // The engine not running (a node being set up): its key is read at its start;
+    // only the running DRBD resource is disrupted.
+    let err =
+        try_changed_plan("seed-pacemaker", new_secret, &[], plan::Options::default()).unwrap_err();
+    assert!(!err.contains("authkey"), "{err}");
+    assert!(err.contains("/etc/drbd.d/r0.res"), "{err}");
+    // A sync rate or the deadtime change the resource file and corosync.conf live.
+    for edit in [
+        (|s: &str| s.replace("sync-rate = \"10M\"", "sync-rate = \"40M\"")) as fn(&str) -> String,
+        |s: &str| s.replace("deadtime = \"10s\"", "deadtime = \"12s\""),
+    ] {
+        try_changed_plan(
+            "seed-pacemaker",
+            edit,
+            &["corosync", "pacemaker"],
+            plan::Options::default(),
+        )
+        .unwrap();
+    }
 }
 
 #[test]

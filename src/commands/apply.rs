@@ -58,6 +58,7 @@ fn prepare(args: &NodeArgs, runner: Option<&dyn Runner>, reporter: &Reporter) ->
         &state,
         plan::Options {
             force_wipe_disk: args.force_wipe_disk,
+            allow_disruption: args.allow_disruption,
         },
     )?;
     Ok(Prepared { model, node, plan })

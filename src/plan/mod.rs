@@ -153,6 +153,9 @@ impl Plan {
 pub struct Options {
     /// Allow create-md on a disk that holds a filesystem or partition table.
     pub force_wipe_disk: bool,
+    /// Go ahead with changes a running cluster cannot take live
+    /// (`reload::DISRUPTIONS`), their cost accepted.
+    pub allow_disruption: bool,
 }
 
 /// Which node this is: `--node`, else the hostname, else a local address.
@@ -265,19 +268,9 @@ fn reload_steps(
     written: &[(String, Change)],
     phase: Phase,
 ) -> Vec<Step> {
-    let active = |unit: &str| {
-        st.services
-            .as_ref()
-            .and_then(|m| m.get(unit))
-            .is_some_and(|s| s.active)
-    };
+    let active = |unit: &str| unit_active(st, unit);
     let probed = |argv: &[&str]| st.probes_ok.contains(&argv.join(" "));
-    let node = reload::OnNode {
-        unit_active: &active,
-        probe_ok: &probed,
-        drbd_up: st.drbd.as_ref().is_some_and(|d| d.up),
-        systemd: st.systemd || st.services.is_none(),
-    };
+    let node = on_node(st, &active, &probed);
     let counts = |c: Change| match phase {
         Phase::Files => c != Change::Mode,
         _ => c == Change::Update,
@@ -298,6 +291,50 @@ fn reload_steps(
         }
     }
     steps
+}
+
+fn unit_active(st: &NodeState, unit: &str) -> bool {
+    st.services
+        .as_ref()
+        .and_then(|m| m.get(unit))
+        .is_some_and(|s| s.active)
+}
+
+fn on_node<'a>(
+    st: &NodeState,
+    active: &'a dyn Fn(&str) -> bool,
+    probed: &'a dyn Fn(&[&str]) -> bool,
+) -> reload::OnNode<'a> {
+    reload::OnNode {
+        unit_active: active,
+        probe_ok: probed,
+        drbd_up: st.drbd.as_ref().is_some_and(|d| d.up),
+        systemd: st.systemd || st.services.is_none(),
+    }
+}
+
+/// The changed files a running cluster cannot take live, each with its cost
+/// ("PATH: cost").
+pub fn disruptions(files: &FileSet, st: &NodeState) -> Vec<String> {
+    let active = |unit: &str| unit_active(st, unit);
+    let probed = |argv: &[&str]| st.probes_ok.contains(&argv.join(" "));
+    let node = on_node(st, &active, &probed);
+    let mut out = Vec::new();
+    for (path, f) in &files.files {
+        let Some(old) = st.files.get(path).and_then(|c| c.as_ref()) else {
+            continue;
+        };
+        let (old, new) = (
+            String::from_utf8_lossy(&old.contents),
+            String::from_utf8_lossy(&f.contents),
+        );
+        for d in reload::DISRUPTIONS {
+            if d.applies(path, &old, &new, &node) {
+                out.push(format!("{path}: {}", d.cost));
+            }
+        }
+    }
+    out
 }
 
 /// Where Pacemaker runs: a patch of the live CIB when it lacks what the rendered
@@ -333,6 +370,17 @@ fn run(phase: Phase, summary: impl Into<String>, commands: Vec<Cmd>) -> Step {
 pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> Result<Plan> {
     let node = model.node(&files.node).expect("file set of a profile node");
     refusals(model, node, st)?;
+    let costs = disruptions(files, st);
+    if !costs.is_empty() && !opts.allow_disruption {
+        return Err(Error::usage(
+            format!(
+                "{} cannot take this change live: {}",
+                node.name,
+                costs.join("; ")
+            ),
+            "plan the change for a maintenance window and run apply again with --allow-disruption on both nodes, one after the other; nothing was changed",
+        ));
+    }
     let mut steps = package_steps(model, st);
     steps.extend(host_steps(node, files, st));
     steps.extend(file_steps(files, st));

@@ -128,6 +128,85 @@ pub const RELOADS: &[Reload] = &[
     },
 ];
 
+/// A change that a running cluster cannot take live: the file is written, but
+/// what it changes reaches the service only by a restart, or only once the
+/// other node has it too, and the cluster pays for the time between. Plan
+/// refuses it unless the operator accepts the cost (`--allow-disruption`).
+pub struct Disruption {
+    pub matches: fn(&str) -> bool,
+    pub running: Running,
+    /// Whether the change from the node's file (`old`) to the new one is of
+    /// this kind.
+    pub changed: fn(old: &str, new: &str) -> bool,
+    pub cost: &'static str,
+}
+
+/// The lines of `text` that start with one of `keys` (after indentation).
+fn lines_of<'a>(text: &'a str, keys: &[&str]) -> Vec<&'a str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| keys.iter().any(|k| l.starts_with(k)))
+        .collect()
+}
+
+pub const DISRUPTIONS: &[Disruption] = &[
+    Disruption {
+        matches: |p| p == "/etc/corosync/authkey",
+        running: Running::Unit("corosync"),
+        changed: |old, new| old != new,
+        cost: "corosync reads its key only when it starts, and nodes with different keys cannot talk: once both nodes have the new key, corosync and Pacemaker must restart on both together, and every resource stops meanwhile",
+    },
+    Disruption {
+        matches: |p| p == "/etc/corosync/corosync.conf",
+        running: Running::Unit("corosync"),
+        changed: |old, new| {
+            let keys = [
+                "ring0_addr",
+                "ring1_addr",
+                "name:",
+                "nodeid",
+                "cluster_name",
+            ];
+            lines_of(old, &keys) != lines_of(new, &keys)
+        },
+        cost: "corosync changes node addresses, names and the cluster name only at a start: corosync must restart on both nodes, and the cluster loses its membership meanwhile",
+    },
+    Disruption {
+        matches: |p| p == "/etc/ha.d/authkeys",
+        running: Running::Unit("heartbeat"),
+        changed: |old, new| old != new,
+        cost: "Heartbeat drops packets signed with another key: until the other node has the new key too, each node hears nothing from the other and after the deadtime declares it dead (a takeover, a fence)",
+    },
+    Disruption {
+        matches: |p| p.starts_with("/etc/drbd.d/") && p.ends_with(".res"),
+        running: Running::Drbd,
+        changed: |old, new| {
+            lines_of(old, &["shared-secret", "address"])
+                != lines_of(new, &["shared-secret", "address"])
+        },
+        cost: "DRBD refuses a peer with another secret or address: replication stops until the other node has the change too, no failover is possible meanwhile, and with both nodes Primary (load-balanced) the lost link makes one node fence the other",
+    },
+];
+
+impl Disruption {
+    /// Whether a file changed from `old` to `new` costs this, given what runs.
+    pub fn applies(&self, path: &str, old: &str, new: &str, node: &OnNode<'_>) -> bool {
+        (self.matches)(path) && self.running.on(node) && (self.changed)(old, new)
+    }
+}
+
+impl Running {
+    fn on(self, node: &OnNode<'_>) -> bool {
+        match self {
+            Running::Unit(u) => (node.unit_active)(u),
+            Running::Drbd => node.drbd_up,
+            Running::Always => true,
+            Running::Systemd => node.systemd,
+            Running::Probe(cmd) => (node.probe_ok)(cmd),
+        }
+    }
+}
+
 /// What runs on the node, as far as the rows ask.
 pub struct OnNode<'a> {
     pub unit_active: &'a dyn Fn(&str) -> bool,
@@ -140,14 +219,7 @@ pub struct OnNode<'a> {
 impl Reload {
     /// Whether this row applies to a changed path, given what runs on the node.
     pub fn applies(&self, path: &str, node: &OnNode<'_>) -> bool {
-        (self.matches)(path)
-            && match self.running {
-                Running::Unit(u) => (node.unit_active)(u),
-                Running::Drbd => node.drbd_up,
-                Running::Always => true,
-                Running::Systemd => node.systemd,
-                Running::Probe(cmd) => (node.probe_ok)(cmd),
-            }
+        (self.matches)(path) && self.running.on(node)
     }
 }
 
