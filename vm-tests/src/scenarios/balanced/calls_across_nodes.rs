@@ -54,6 +54,15 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
                 c.caller_rtp.received, c.caller_rtp.sent, c.callee_rtp.received, c.callee_rtp.sent
             ),
         );
+        if !c.rtp_both_ways() {
+            for (i, out) in c.channelstats.iter().enumerate() {
+                s.notes.push(format!(
+                    "{}'s pjsip show channelstats during {caller} -> {callee}: {}",
+                    pair.name(i),
+                    first_lines(out.trim(), 8)
+                ));
+            }
+        }
     }
     let (rejected, took) = phone_call::call_unregistered(pair, a, UNREGISTERED)?;
     s.check(

@@ -50,6 +50,8 @@ pub struct Outcome {
     pub caller_rtp: Rtp,
     pub callee_rtp: Rtp,
     pub seconds: f64,
+    /// What each node's `pjsip show channelstats` last listed while the call ran.
+    pub channelstats: [String; 2],
 }
 
 impl Outcome {
@@ -115,9 +117,18 @@ pub fn call(pair: &Pair, caller_ext: u16, caller_on: usize, callee: u16) -> Resu
         &format!("{tag}-uac.log"),
     )?;
     let (mut caller_rtp, mut callee_rtp) = (Rtp::default(), Rtp::default());
-    // While the caller's sipp runs: the channels' counters (kept at their most).
+    let mut seen = [String::new(), String::new()];
+    // While the caller's sipp runs: the channels' counters (kept at their most),
+    // and what each node last listed (for the report when no counter showed).
     let _ = crate::retry_until(t + CALL_LIMIT, STATS_EVERY, || {
-        let stats = |i: usize, ext: u16| rtp_of(&pair.sh(i, CHANNELSTATS).stdout_str(), ext);
+        let mut stats = |i: usize, ext: u16| {
+            let out = pair.sh(i, CHANNELSTATS).stdout_str();
+            let r = rtp_of(&out, ext);
+            if out.contains("PJSIP/") || r.is_some() || seen[i].is_empty() {
+                seen[i] = out;
+            }
+            r
+        };
         if let Some(r) = stats(caller_on, caller) {
             caller_rtp = r.max_with(caller_rtp);
         }
@@ -136,6 +147,7 @@ pub fn call(pair: &Pair, caller_ext: u16, caller_on: usize, callee: u16) -> Resu
         caller_rtp,
         callee_rtp,
         seconds: t.elapsed().as_secs_f64(),
+        channelstats: seen,
     })
 }
 
@@ -208,13 +220,16 @@ impl Rtp {
 }
 
 /// The RTP counters of extension `ext`'s channel (PJSIP/EXT-...) in `pjsip show
-/// channelstats`: after the channel's id come its up time, codec, then the
-/// received count, lost, lost %, jitter, then the sent count.
+/// channelstats`: after the channel's id (printed without "PJSIP/") come its up
+/// time, codec, then the received count, lost, lost %, jitter, then the sent
+/// count. A channel shown as "direct media" has none.
 fn rtp_of(channelstats: &str, ext: u16) -> Option<Rtp> {
     let prefix = format!("{ext}-");
     channelstats.lines().find_map(|line| {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let at = words.iter().position(|w| w.starts_with(&prefix))?;
+        let at = words
+            .iter()
+            .position(|w| w.trim_start_matches("PJSIP/").starts_with(&prefix))?;
         let count = |k: usize| words.get(at + k)?.parse::<u64>().ok();
         Some(Rtp {
             received: count(3)?,
