@@ -49,9 +49,9 @@ impl Home for Heartbeat {
 
     fn drbd_fencing(&self, model: &Model, _node: &Node, dual_primary: bool) -> Option<DrbdFencing> {
         if dual_primary && model.fencing.enabled() {
-            // Both nodes Primary: "outdated" stops no writer, and Heartbeat resets
-            // only a dead peer that held resources (never the non-director), so
-            // our handler fences the peer through this node's stonith_host device
+            // Both nodes Primary: dopd's "unreachable" lets both write on before
+            // anybody is fenced, so our handler keeps I/O frozen until it has
+            // reset the peer through this node's stonith_host device
             // (runtime::fence_peer_heartbeat). Heartbeat declares a peer dead
             // after the deadtime.
             let settle = model.membership.deadtime.as_secs_f64().ceil() as u64

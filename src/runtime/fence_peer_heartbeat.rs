@@ -1,25 +1,26 @@
 //! DRBD's fence-peer handler for dual-primary DRBD under Heartbeat (the
 //! load-balanced mode; active/passive Heartbeat clusters keep dopd).
 //!
-//! Heartbeat in haresources mode resets a dead peer only when it takes over
-//! resources that peer held: a peer that announced it holds none (the
-//! non-director) is declared dead and left running (heartbeat's
-//! hb_rsc_recover_dead_resources). With both nodes Primary that is a split brain:
-//! a node cut off from its peer writes on, and its OCFS2 recovers the peer's
-//! journal and writes on too. So the Primary whose replication link drops:
-//! - waits until Heartbeat declares the peer dead (`cl_status nodestatus`), then
-//!   powers it off through the fence device ha.cf gives this node (its
+//! With one Primary, dopd's answer is enough: a peer it cannot reach is
+//! "unreachable", and the Primary goes on. With both nodes Primary that answer
+//! lets each node resume writing as soon as its link drops, before anybody is
+//! fenced: a split brain for the seconds until Heartbeat resets one of them, and
+//! for good when it does not (Heartbeat resets a dead peer only when its
+//! resource bookkeeping says so, hb_resource.c). So the Primary whose
+//! replication link drops keeps its I/O frozen until the peer is fenced:
+//! - it waits until Heartbeat declares the peer dead (`cl_status nodestatus`),
+//!   then resets it through the fence device ha.cf gives this node (its
 //!   `stonith_host` line, run with cluster-glue's `stonith`), and lets I/O resume
 //!   (exit 7);
 //! - when the peer stays a member (only the replication link is down), the
-//!   preferred node fences it and the other keeps its I/O frozen (exit 1);
-//! - when fencing fails (the device is unreachable from a node that is itself cut
-//!   off), I/O stays frozen (exit 1), the safe side of `resource-and-stonith`.
+//!   preferred node resets it and the other keeps its I/O frozen (exit 1);
+//! - when the reset fails (the device is unreachable from a node that is itself
+//!   cut off), I/O stays frozen (exit 1), the safe side of `resource-and-stonith`.
 //!
-//! Heartbeat also resets the director when the other node takes the director's
-//! resources over; the handler's own reset of the same node comes after it (the
-//! device powers off a node that is already down, or resets it again while it
-//! boots).
+//! Heartbeat may reset the same peer itself (seen in the paired VMs: both links of
+//! node2 cut, Heartbeat on node1 reset it at +10.2 s, this handler at +19.5 s,
+//! once DRBD had noticed); the device then powers off a node that is already down,
+//! or resets it again while it boots.
 
 use std::path::Path;
 use std::time::Duration;
@@ -155,7 +156,7 @@ pub fn fence_peer(
     }
     for peer in &gone {
         log(&format!(
-            "{}: dual-primary: resetting peer {peer} through {} (Heartbeat leaves a peer that held no resources running)",
+            "{}: dual-primary: resetting peer {peer} through {} before this node writes again",
             req.resource, device.plugin
         ));
         reset(runner, device, peer, params_file)?;
