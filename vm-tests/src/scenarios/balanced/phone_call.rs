@@ -219,10 +219,11 @@ impl Rtp {
     }
 }
 
-/// The RTP counters of extension `ext`'s channel (PJSIP/EXT-...) in `pjsip show
-/// channelstats`: after the channel's id (printed without "PJSIP/") come its up
-/// time, codec, then the received count, lost, lost %, jitter, then the sent
-/// count. A channel shown as "direct media" has none.
+/// The RTP counters of extension `ext`'s channel (PJSIP/EXT-..., printed without
+/// "PJSIP/") in `pjsip show channelstats`. A row ends in nine numbers: received
+/// count, lost, lost %, jitter, sent count, lost, lost %, jitter, RTT; they are
+/// read from the end, since the columns before them (bridge, codec) may be
+/// blank. A channel shown as "direct media" has none.
 fn rtp_of(channelstats: &str, ext: u16) -> Option<Rtp> {
     let prefix = format!("{ext}-");
     channelstats.lines().find_map(|line| {
@@ -230,10 +231,19 @@ fn rtp_of(channelstats: &str, ext: u16) -> Option<Rtp> {
         let at = words
             .iter()
             .position(|w| w.trim_start_matches("PJSIP/").starts_with(&prefix))?;
-        let count = |k: usize| words.get(at + k)?.parse::<u64>().ok();
+        let tail = words.get(at + 1..)?;
+        let from_end = |k: usize| {
+            let w = tail.get(tail.len().checked_sub(k)?)?;
+            // Counts above 100000 are printed in thousands with a K.
+            match w.strip_suffix('K') {
+                Some(n) => n.parse::<u64>().ok().map(|n| n * 1000),
+                None => w.parse::<u64>().ok(),
+            }
+        };
+        (tail.len() >= 9).then_some(())?;
         Some(Rtp {
-            received: count(3)?,
-            sent: count(7)?,
+            received: from_end(9)?,
+            sent: from_end(5)?,
         })
     })
 }
@@ -296,6 +306,16 @@ Objects found: 2
             })
         );
         assert_eq!(rtp_of(out, 1001), None);
+        // A blank codec column (no format read yet) shifts nothing.
+        let blank = " 3ea7cb66 1001-00000005      00:00:02           12       0    0  0.001     10       0    0  0.000   0.000";
+        assert_eq!(
+            rtp_of(blank, 1001),
+            Some(Rtp {
+                received: 12,
+                sent: 10
+            })
+        );
+        assert_eq!(rtp_of("PJSIP/1001-00000006 direct media", 1001), None);
         assert!(
             !Rtp {
                 received: 250,
