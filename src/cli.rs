@@ -58,7 +58,7 @@ pub enum Command {
     /// DRBD_PEERS and DRBD_MINOR from the environment drbdadm gives it.
     DrbdFencePeer(FencePeerArgs),
     /// DRBD's after-resync-target handler: lifts the fence-peer constraint.
-    DrbdUnfencePeer(FencePeerArgs),
+    DrbdUnfencePeer(UnfencePeerArgs),
     /// Patch the live CIB of a running Pacemaker cluster with a changed rendered
     /// CIB (what `apply` runs when /etc/pbx-cluster/cib.xml changed).
     ///
@@ -82,9 +82,9 @@ pub struct FencePeerArgs {
     /// The cluster engine the handler asks and fences through.
     #[arg(long, value_enum, default_value_t = HandlerEngine::Pacemaker)]
     pub engine: HandlerEngine,
-    /// Pacemaker: the promotable clone of the DRBD resource in the CIB, e.g.
-    /// drbd-r0-clone.
-    #[arg(long, required_if_eq("engine", "pacemaker"))]
+    /// Pacemaker (required there): the promotable clone of the DRBD resource in
+    /// the CIB, e.g. drbd-r0-clone.
+    #[arg(long)]
     pub clone: Option<String>,
     /// DRBD is Primary on both nodes: never answer "outdated" (a constraint does
     /// not stop a Primary peer from writing); wait for the membership, fence.
@@ -96,6 +96,13 @@ pub struct FencePeerArgs {
     /// With --dual-primary: seconds the membership may take to drop a lost peer.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub settle: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UnfencePeerArgs {
+    /// The promotable clone of the DRBD resource in the CIB, e.g. drbd-r0-clone.
+    #[arg(long)]
+    pub clone: String,
 }
 
 #[derive(Debug, clap::Args)]

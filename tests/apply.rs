@@ -1122,7 +1122,10 @@ fn try_changed_plan(
 ) -> Result<plan::Plan, String> {
     let before = model(name);
     let node = before.nodes[0].name.clone();
-    let st = running_node(&render::render_node(&before, &node).unwrap(), active);
+    let mut st = running_node(&render::render_node(&before, &node).unwrap(), active);
+    st.formed = true;
+    let text = std::fs::read_to_string(profile(name)).unwrap();
+    assert_ne!(edit(&text), text, "the edit changes the profile");
     let after = edited_model(name, edit);
     let new = render::render_node(&after, &node).unwrap();
     plan::build(&after, &new, &st, opts).map_err(|e| pbx_cluster::error::format(&e))
@@ -1167,6 +1170,21 @@ fn a_new_cluster_key_is_refused_while_the_engine_runs_and_says_what_it_costs() {
     .unwrap_err();
     assert!(err.contains("/etc/ha.d/authkeys"), "{err}");
     assert!(err.contains("declares it dead"), "{err}");
+}
+
+#[test]
+fn before_init_formed_the_cluster_nothing_is_a_disruption() {
+    // Debian starts corosync at install with its stock files: a node that has
+    // never been in a cluster is set up, not disrupted.
+    let before = model("seed-pacemaker");
+    let st = running_node(
+        &render::render_node(&before, "cl01").unwrap(),
+        &["corosync"],
+    );
+    assert!(!st.formed);
+    let after = edited_model("seed-pacemaker", new_secret);
+    let new = render::render_node(&after, "cl01").unwrap();
+    plan::build(&after, &new, &st, plan::Options::default()).unwrap();
 }
 
 #[test]

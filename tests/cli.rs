@@ -474,3 +474,14 @@ fn the_address_wait_at_boot_is_generous_and_inside_its_units_start_timeout() {
         assert!(seen >= 2, "{name}: {seen} drop-ins");
     }
 }
+
+#[test]
+fn the_pacemaker_fence_handlers_need_the_drbd_clone() {
+    // Without it the handler would place, or look for, a constraint on no resource.
+    let o = run(&["drbd-unfence-peer"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("--clone"), "{}", text(&o.stderr));
+    let o = run(&["drbd-fence-peer"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o.stderr).contains("--clone"), "{}", text(&o.stderr));
+}

@@ -24,7 +24,7 @@ use crate::runtime::status::{drbd, pacemaker};
 use crate::runtime::verify::{self, SipProbe, SipSettings};
 use crate::runtime::wait::wait_until;
 
-pub const INITIALIZED_MARKER: &str = "/var/lib/pbx-cluster/initialized";
+pub use crate::plan::state::INITIALIZED_MARKER;
 
 #[derive(Clone)]
 pub struct InitOptions {

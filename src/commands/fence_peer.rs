@@ -2,7 +2,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::{FencePeerArgs, HandlerEngine};
+use crate::cli::{FencePeerArgs, HandlerEngine, UnfencePeerArgs};
 use crate::error::{Error, Result};
 use crate::exec::{Cmd, LocalRunner, Runner};
 use crate::runtime::fence_peer::{self, Request};
@@ -29,7 +29,14 @@ const STONITH_PARAMS: &str = "/run/pbx-cluster/fence-peer-stonith.params";
 const HA_CF: &str = "/etc/ha.d/ha.cf";
 
 pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
-    let clone = args.clone.clone().unwrap_or_default();
+    let clone = match (args.engine, &args.clone) {
+        (HandlerEngine::Pacemaker, None) => {
+            return Err(fail(fence_peer::FenceError::Env(
+                "--clone (the DRBD clone's id in the CIB, as drbd.conf's handler line gives it)",
+            )));
+        }
+        (_, clone) => clone.clone().unwrap_or_default(),
+    };
     let mut req = Request::from_env(|k| std::env::var(k).ok(), &clone).map_err(fail)?;
     if args.dual_primary
         && let (Some(survivor), Some(settle)) = (&args.survivor, args.settle)
@@ -59,8 +66,10 @@ pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
                     "--dual-primary (Heartbeat clusters with one Primary use dopd)",
                 )));
             };
-            let ha_cf = std::fs::read_to_string(HA_CF)
-                .map_err(|e| Error::io("cannot read", Path::new(HA_CF), e))?;
+            let ha_cf = std::fs::read_to_string(HA_CF).map_err(|e| {
+                log(&format!("error: cannot read {HA_CF}: {e}"));
+                Error::io("cannot read", Path::new(HA_CF), e)
+            })?;
             let device = fence_peer_heartbeat::device_from_ha_cf(&ha_cf, &me).map_err(fail)?;
             fence_peer_heartbeat::fence_peer(
                 &LocalRunner,
@@ -86,12 +95,11 @@ fn node_name(program: &str, arg: &str) -> Result<String> {
         .map_err(|e| fail(fence_peer::FenceError::NoCluster(0, e.to_string())))
 }
 
-pub fn unfence(args: &FencePeerArgs) -> Result<ExitCode> {
+pub fn unfence(args: &UnfencePeerArgs) -> Result<ExitCode> {
     let resource = std::env::var("DRBD_RESOURCE")
         .map_err(|_| fail(fence_peer::FenceError::Env("DRBD_RESOURCE")))?;
-    let clone = args.clone.as_deref().unwrap_or_default();
-    let id = fence_peer::constraint_id(&resource, clone);
-    match fence_peer::unfence_peer(&LocalRunner, &resource, clone).map_err(fail)? {
+    let id = fence_peer::constraint_id(&resource, &args.clone);
+    match fence_peer::unfence_peer(&LocalRunner, &resource, &args.clone).map_err(fail)? {
         fence_peer::Unfenced::Removed => log(&format!(
             "{resource}: in sync again, removed constraint {id}"
         )),

@@ -316,6 +316,12 @@ fn on_node<'a>(
 /// The changed files a running cluster cannot take live, each with its cost
 /// ("PATH: cost").
 pub fn disruptions(files: &FileSet, st: &NodeState) -> Vec<String> {
+    // Before init has formed the cluster there is nothing to disrupt: a daemon
+    // that runs now runs with its package's stock files (Debian starts corosync
+    // at install), not with a cluster's.
+    if !st.formed {
+        return Vec::new();
+    }
     let active = |unit: &str| unit_active(st, unit);
     let probed = |argv: &[&str]| st.probes_ok.contains(&argv.join(" "));
     let node = on_node(st, &active, &probed);
@@ -324,12 +330,8 @@ pub fn disruptions(files: &FileSet, st: &NodeState) -> Vec<String> {
         let Some(old) = st.files.get(path).and_then(|c| c.as_ref()) else {
             continue;
         };
-        let (old, new) = (
-            String::from_utf8_lossy(&old.contents),
-            String::from_utf8_lossy(&f.contents),
-        );
         for d in reload::DISRUPTIONS {
-            if d.applies(path, &old, &new, &node) {
+            if d.applies(path, &old.contents, &f.contents, &node) {
                 out.push(format!("{path}: {}", d.cost));
             }
         }

@@ -136,16 +136,18 @@ pub struct Disruption {
     pub matches: fn(&str) -> bool,
     pub running: Running,
     /// Whether the change from the node's file (`old`) to the new one is of
-    /// this kind.
-    pub changed: fn(old: &str, new: &str) -> bool,
+    /// this kind (bytes: a key is binary).
+    pub changed: fn(old: &[u8], new: &[u8]) -> bool,
     pub cost: &'static str,
 }
 
 /// The lines of `text` that start with one of `keys` (after indentation).
-fn lines_of<'a>(text: &'a str, keys: &[&str]) -> Vec<&'a str> {
-    text.lines()
+fn lines_of(text: &[u8], keys: &[&str]) -> Vec<String> {
+    String::from_utf8_lossy(text)
+        .lines()
         .map(str::trim)
         .filter(|l| keys.iter().any(|k| l.starts_with(k)))
+        .map(String::from)
         .collect()
 }
 
@@ -190,7 +192,7 @@ pub const DISRUPTIONS: &[Disruption] = &[
 
 impl Disruption {
     /// Whether a file changed from `old` to `new` costs this, given what runs.
-    pub fn applies(&self, path: &str, old: &str, new: &str, node: &OnNode<'_>) -> bool {
+    pub fn applies(&self, path: &str, old: &[u8], new: &[u8], node: &OnNode<'_>) -> bool {
         (self.matches)(path) && self.running.on(node) && (self.changed)(old, new)
     }
 }
@@ -234,4 +236,43 @@ pub fn probes() -> Vec<&'static [&'static str]> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drbd_row() -> &'static Disruption {
+        DISRUPTIONS
+            .iter()
+            .find(|d| (d.matches)("/etc/drbd.d/r0.res"))
+            .unwrap()
+    }
+
+    const RES: &str = "resource r0 {\n    net {\n        shared-secret \"a\";\n    }\n    handlers {\n        fence-peer \"/usr/sbin/pbx-cluster drbd-fence-peer --settle 12\";\n    }\n    on \"cl01\" {\n        address   10.0.0.3:7788;\n    }\n}\n";
+
+    #[test]
+    fn a_drbd_file_disrupts_only_through_its_secret_or_addresses() {
+        let changed = drbd_row().changed;
+        let handler = RES.replace("--settle 12", "--settle 14");
+        assert!(
+            !changed(RES.as_bytes(), handler.as_bytes()),
+            "the handler is adjusted live"
+        );
+        let secret = RES.replace("shared-secret \"a\"", "shared-secret \"b\"");
+        assert!(changed(RES.as_bytes(), secret.as_bytes()));
+        let address = RES.replace("10.0.0.3", "10.0.0.5");
+        assert!(changed(RES.as_bytes(), address.as_bytes()));
+    }
+
+    #[test]
+    fn keys_compare_as_bytes() {
+        let authkey = DISRUPTIONS
+            .iter()
+            .find(|d| (d.matches)("/etc/corosync/authkey"))
+            .unwrap();
+        // Two keys that differ only in bytes that are not UTF-8.
+        assert!((authkey.changed)(&[0xff, 0x01], &[0xfe, 0x01]));
+        assert!(!(authkey.changed)(&[0xff, 0x01], &[0xff, 0x01]));
+    }
 }

@@ -38,6 +38,10 @@ pub struct ServiceState {
     pub missing: bool,
 }
 
+/// Written by `init` once the new cluster is healthy: the node is part of a
+/// formed cluster from then on.
+pub const INITIALIZED_MARKER: &str = "/var/lib/pbx-cluster/initialized";
+
 /// Everything `plan` needs to know about the node. Fields the probe could not
 /// learn (commands skipped) are `None`, and the plan treats them as "to do".
 #[derive(Debug, Clone, Default)]
@@ -62,6 +66,8 @@ pub struct NodeState {
     /// What crm_verify says against the rendered CIB, where it is installed and
     /// refuses it (the fence devices' parameter values masked).
     pub cib_rejected: Option<String>,
+    /// `init` finished on this node once (INITIALIZED_MARKER): a formed cluster.
+    pub formed: bool,
 }
 
 impl NodeState {
@@ -98,6 +104,7 @@ pub fn probe(
         st.shared
             .insert(path.clone(), std::fs::read_to_string(st.path(path)).ok());
     }
+    st.formed = st.path(INITIALIZED_MARKER).exists();
     st.hostname = std::fs::read_to_string(st.path(crate::render::host::HOSTNAME_PATH))
         .ok()
         .map(|s| s.trim().to_string())

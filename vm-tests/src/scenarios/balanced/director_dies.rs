@@ -32,6 +32,8 @@ struct Recovery {
     answer: Option<f64>,
     /// Seconds until node2 held the virtual IP on eth0 (the director).
     moved: Option<f64>,
+    /// Seconds until node2's database ran with node1's rows.
+    database: Option<f64>,
 }
 
 pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
@@ -39,9 +41,13 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     let on = run.carry.registered.clone();
     let pair = &mut run.pair;
     let row = database::write_row(pair, 0, BEFORE_KILL_ROW);
+    let mut rows = vec![COLD_ROW];
+    if row {
+        rows.push(BEFORE_KILL_ROW);
+    }
     let kill = Instant::now();
     pair.crash(0);
-    let r = recovery(pair, kill)?;
+    let r = recovery(pair, kill, &rows)?;
     s.check(
         "node2's shared filesystem takes writes again once node1 is fenced",
         r.write_ok,
@@ -59,7 +65,8 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
         format!("after {}", secs(moved)),
     );
     phone_checks(pair, &mut s, &on, kill)?;
-    let db = database_moved(pair, &mut s, row, kill);
+    let db = r.database;
+    database_checks(pair, &mut s, row, &rows, db);
     if let Some(t) = r.answer {
         s.trials.push(Trial {
             failover_s: Some(crate::phases::round2(t)),
@@ -82,11 +89,11 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
 
 /// All measured from the kill at once: the survivor's shared filesystem (a write
 /// waits for node1's fence and the cluster filesystem's recovery), SIP on the
-/// virtual IP and the director's move (measured after the write, the move took
+/// virtual IP, the database with node1's `rows` on node2 and the director's move (measured after the write, the move took
 /// the write's time: a Heartbeat run reported 64.2 s for a move that SIP showed
 /// done at 16.1 s).
-fn recovery(pair: &Pair, kill: Instant) -> Result<Recovery, Error> {
-    let (write_ok, write_s, answer, moved) = std::thread::scope(|sc| {
+fn recovery(pair: &Pair, kill: Instant, rows: &[&str]) -> Result<Recovery, Error> {
+    let (write_ok, write_s, answer, moved, database) = std::thread::scope(|sc| {
         let writer = sc.spawn(|| shared_write(pair, 1, "director-died", kill, WRITE_T));
         // node1 is dead: only node2 is asked (a look at node1 would wait out ssh).
         let director = sc.spawn(|| {
@@ -94,31 +101,38 @@ fn recovery(pair: &Pair, kill: Instant) -> Result<Recovery, Error> {
                 pair.holds_vip(1)
             })
         });
+        let database = sc.spawn(|| {
+            time_until(kill, DATABASE_MOVE_WAIT, "the database on node2", || {
+                database::state(pair, 1) == "active"
+                    && database::missing_rows(pair, 1, rows).is_empty()
+            })
+        });
         let answer =
             crate::sip::first_answer(&pair.lab, SIP_TARGET, kill, PROBE_EVERY, FAILOVER_LIMIT);
         let (ok, secs) = writer.join().unwrap_or((false, f64::NAN));
         let moved = director.join().unwrap_or(None);
-        (ok, secs, answer, moved)
+        let database = database.join().unwrap_or(None);
+        (ok, secs, answer, moved, database)
     });
     Ok(Recovery {
         write_ok,
         write_s,
         answer: answer?,
         moved,
+        database,
     })
 }
 
-/// The database moved with the director and holds what node1 acknowledged: the
-/// cold start's row and (when node1 acknowledged it) the one written just before
-/// the kill. The seconds from the kill until it did.
-fn database_moved(pair: &Pair, s: &mut Scenario, row_written: bool, kill: Instant) -> Option<f64> {
-    let mut tags = vec![COLD_ROW];
-    if row_written {
-        tags.push(BEFORE_KILL_ROW);
-    }
-    let moved = time_until(kill, DATABASE_MOVE_WAIT, "the database on node2", || {
-        database::state(pair, 1) == "active" && database::missing_rows(pair, 1, &tags).is_empty()
-    });
+/// The database moved with the director and holds what node1 acknowledged (the
+/// cold start's row and, when node1 acknowledged it, the one written just before
+/// the kill): `moved`, the seconds from the kill until it did.
+fn database_checks(
+    pair: &Pair,
+    s: &mut Scenario,
+    row_written: bool,
+    rows: &[&str],
+    moved: Option<f64>,
+) {
     s.check(
         "a row written on node1 just before the kill is acknowledged",
         row_written,
@@ -132,11 +146,10 @@ fn database_moved(pair: &Pair, s: &mut Scenario, row_written: bool, kill: Instan
             None => format!(
                 "{}; missing rows: {:?}",
                 database::state(pair, 1),
-                database::missing_rows(pair, 1, &tags)
+                database::missing_rows(pair, 1, rows)
             ),
         },
     );
-    moved
 }
 
 /// A phone of node2 is called without registering again; a phone of node1 after

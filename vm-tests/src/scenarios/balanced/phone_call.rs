@@ -124,7 +124,8 @@ pub fn call(pair: &Pair, caller_ext: u16, caller_on: usize, callee: u16) -> Resu
         let mut stats = |i: usize, ext: u16| {
             let out = pair.sh(i, CHANNELSTATS).stdout_str();
             let r = rtp_of(&out, ext);
-            if out.contains("PJSIP/") || r.is_some() || seen[i].is_empty() {
+            // Kept: the last listing that showed a channel (a row), else the first.
+            if out.lines().count() > 3 || seen[i].is_empty() {
                 seen[i] = out;
             }
             r
