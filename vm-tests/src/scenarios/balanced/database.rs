@@ -81,13 +81,15 @@ pub fn cold_start_checks(pair: &Pair, s: &mut Scenario, tag: &str) {
             }
         ),
     );
+    // Where the server itself says its data is (Debian sid's MariaDB 11.8 keeps
+    // it in /var/lib/mariadb, not /var/lib/mysql), resolved through the links.
     let data = pair
-        .sh(0, "readlink -f /var/lib/mysql")
+        .sh(0, "readlink -f \"$(mariadb -N -e 'SELECT @@datadir')\"")
         .stdout_str()
         .trim()
         .to_string();
     s.check(
-        "the database's data directory is on the shared filesystem (drbdlinks)",
+        "the database's data directory (@@datadir) is on the shared filesystem (drbdlinks)",
         data.starts_with(&format!("{SHARED}/")),
         &data,
     );
