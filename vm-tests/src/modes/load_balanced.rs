@@ -15,7 +15,9 @@ const EDITS: &[(&str, &str)] = &[
     ("filesystem = \"xfs\"", "filesystem = \"ocfs2\""),
     (
         "links = [\"/etc/asterisk\", \"/var/lib/asterisk\", \"/var/spool/asterisk\"]",
-        "links = [\"/var/spool/asterisk/voicemail\", \"/var/lib/mysql\"]",
+        // Debian sid's MariaDB 11.8 keeps its data in /var/lib/mariadb (its
+        // journal in the paired VMs: InnoDB's buffer pool file is there).
+        "links = [\"/var/spool/asterisk/voicemail\", \"/var/lib/mariadb\"]",
     ),
     // The reference's database: one instance that moves with the director.
     (
