@@ -977,3 +977,27 @@ fn load_balanced_mode_keeps_each_asterisks_own_state_local() {
     let (ok, out) = lines(&lb_base());
     assert!(ok, "{out}");
 }
+
+#[test]
+fn a_database_whose_data_directory_is_not_shared_is_warned_about() {
+    // The seed (Ubuntu) shares /var/lib/mysql: no warning.
+    let (ok, out) = lines(&base());
+    assert!(ok && !out.contains("keeps its data"), "{out}");
+    // Debian sid's MariaDB keeps its data elsewhere.
+    expect_warning(
+        base().replace("distro = \"ubuntu-24.04\"", "distro = \"debian-sid\""),
+        "keeps its data in /var/lib/mariadb on debian-sid",
+    );
+    // Not shared at all.
+    expect_warning(
+        base().replace(", \"/var/lib/mysql\"]", "]"),
+        "add \"/var/lib/mysql\" to storage.links",
+    );
+    // The distro's own data directory shared: no warning.
+    let (ok, out) = lines(
+        &base()
+            .replace("\"/var/lib/mysql\"]", "\"/var/lib/mariadb\"]")
+            .replace("distro = \"ubuntu-24.04\"", "distro = \"debian-sid\""),
+    );
+    assert!(ok && !out.contains("keeps its data"), "{out}");
+}

@@ -77,6 +77,19 @@ impl Distro {
             .unwrap_or("?")
     }
 
+    /// Where this distro's server for a database `service` keeps its data (the
+    /// package's default), None for a service that is no database.
+    pub fn database_data_dir(self, service: &str) -> Option<&'static str> {
+        match (service, self) {
+            // Seen in the paired VMs: Debian sid's MariaDB 11.8 keeps its data in
+            // /var/lib/mariadb (InnoDB's buffer pool file is there).
+            ("mysql" | "mariadb", Distro::DebianSid) => Some("/var/lib/mariadb"),
+            ("mysql" | "mariadb", _) => Some("/var/lib/mysql"),
+            ("postgresql", _) => Some("/var/lib/postgresql"),
+            _ => None,
+        }
+    }
+
     pub fn is_ubuntu(self) -> bool {
         matches!(self, Distro::Ubuntu2404)
     }

@@ -252,6 +252,9 @@ fn build_inner(raw: &RawProfile, homes: &Homes, c: &mut Checker) -> Option<Model
     if let (Some(mode), Some(s)) = (mode, &storage) {
         c.out.extend((homes.storage_rules)(mode, s));
     }
+    if let (Some(d), Some(s), Some(svcs)) = (distro, &storage, &services) {
+        database_data_rule(d, s, svcs, c);
+    }
 
     Some(Model {
         name: raw.cluster.name.clone(),
@@ -845,6 +848,27 @@ fn clean_abs_path(field: &str, value: &str, c: &mut Checker) -> Option<PathBuf> 
     }
     // Path::components drops trailing slashes and doubled separators.
     Some(p.components().collect())
+}
+
+/// A database in the group whose data directory is not on the replicated disk
+/// starts without its data after a failover (and in load-balanced mode on the
+/// other node's own disk).
+fn database_data_rule(distro: Distro, s: &Storage, services: &[String], c: &mut Checker) {
+    for svc in services {
+        let Some(dir) = distro.database_data_dir(svc) else {
+            continue;
+        };
+        if !s.links.iter().any(|l| Path::new(dir).starts_with(l)) {
+            c.warn(
+                "storage.links",
+                format!(
+                    "the database ({svc}) keeps its data in {dir} on {}, which no shared link holds: after a failover it starts without its data",
+                    distro.name()
+                ),
+                format!("add \"{dir}\" to storage.links"),
+            );
+        }
+    }
 }
 
 fn build_services(services: &[String], c: &mut Checker) -> Option<Vec<String>> {
