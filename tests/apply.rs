@@ -1153,12 +1153,18 @@ fn a_new_cluster_key_is_refused_while_the_engine_runs_and_says_what_it_costs() {
         ..plan::Options::default()
     };
     let p = try_changed_plan("seed-pacemaker", new_secret, &pacemaker, accepted).unwrap();
+    // ... and the plan still says what the write costs.
+    let authkey = p
+        .steps
+        .iter()
+        .find(|s| s.summary.contains("/etc/corosync/authkey"))
+        .unwrap_or_else(|| panic!("{:#?}", p.steps));
     assert!(
-        p.steps
-            .iter()
-            .any(|s| s.summary.contains("/etc/corosync/authkey")),
-        "{:#?}",
-        p.steps
+        authkey
+            .summary
+            .contains("not live: corosync reads its key only when it starts"),
+        "{}",
+        authkey.summary
     );
     // Heartbeat: its authkeys.
     let err = try_changed_plan(

@@ -31,9 +31,10 @@ const HA_CF: &str = "/etc/ha.d/ha.cf";
 pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
     let clone = match (args.engine, &args.clone) {
         (HandlerEngine::Pacemaker, None) => {
-            return Err(fail(fence_peer::FenceError::Env(
-                "--clone (the DRBD clone's id in the CIB, as drbd.conf's handler line gives it)",
-            )));
+            return Err(usage(
+                "drbd-fence-peer under Pacemaker needs --clone",
+                "give the DRBD clone's id in the CIB, e.g. --clone drbd-r0-clone (`pbx-cluster apply` renders the handler line with it)",
+            ));
         }
         (_, clone) => clone.clone().unwrap_or_default(),
     };
@@ -62,9 +63,10 @@ pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
             // Heartbeat names nodes by uname -n.
             let me = node_name("uname", "-n")?;
             let Some(dual) = &req.dual_primary else {
-                return Err(fail(fence_peer::FenceError::Env(
-                    "--dual-primary (Heartbeat clusters with one Primary use dopd)",
-                )));
+                return Err(usage(
+                    "drbd-fence-peer --engine heartbeat handles only dual-primary DRBD",
+                    "add --dual-primary --survivor NODE --settle SECS; with one Primary Heartbeat clusters use dopd",
+                ));
             };
             let ha_cf = std::fs::read_to_string(HA_CF).map_err(|e| {
                 log(&format!("error: cannot read {HA_CF}: {e}"));
@@ -85,6 +87,12 @@ pub fn fence(args: &FencePeerArgs) -> Result<ExitCode> {
     }
     .map_err(fail)?;
     Ok(ExitCode::from(verdict.exit_code()))
+}
+
+/// A usage error, also into the journal (DRBD runs the handler without a terminal).
+fn usage(what: &str, fix: &str) -> Error {
+    log(&format!("error: {what} (fix: {fix})"));
+    Error::usage(what.to_string(), fix.to_string())
 }
 
 /// This node's name as the cluster knows it.

@@ -313,9 +313,8 @@ fn on_node<'a>(
     }
 }
 
-/// The changed files a running cluster cannot take live, each with its cost
-/// ("PATH: cost").
-pub fn disruptions(files: &FileSet, st: &NodeState) -> Vec<String> {
+/// The changed files a running cluster cannot take live, each with its cost.
+pub fn disruptions(files: &FileSet, st: &NodeState) -> Vec<(String, &'static str)> {
     // Before init has formed the cluster there is nothing to disrupt: a daemon
     // that runs now runs with its package's stock files (Debian starts corosync
     // at install), not with a cluster's.
@@ -332,7 +331,7 @@ pub fn disruptions(files: &FileSet, st: &NodeState) -> Vec<String> {
         };
         for d in reload::DISRUPTIONS {
             if d.applies(path, &old.contents, &f.contents, &node) {
-                out.push(format!("{path}: {}", d.cost));
+                out.push((path.clone(), d.cost));
             }
         }
     }
@@ -374,11 +373,12 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
     refusals(model, node, st)?;
     let costs = disruptions(files, st);
     if !costs.is_empty() && !opts.allow_disruption {
+        let said: Vec<String> = costs.iter().map(|(p, c)| format!("{p}: {c}")).collect();
         return Err(Error::usage(
             format!(
                 "{} cannot take this change live: {}",
                 node.name,
-                costs.join("; ")
+                said.join("; ")
             ),
             "plan the change for a maintenance window and run apply again with --allow-disruption on both nodes, one after the other; nothing was changed",
         ));
@@ -386,6 +386,14 @@ pub fn build(model: &Model, files: &FileSet, st: &NodeState, opts: Options) -> R
     let mut steps = package_steps(model, st);
     steps.extend(host_steps(node, files, st));
     steps.extend(file_steps(files, st));
+    // Accepted: the plan still says what each such write costs.
+    for step in &mut steps {
+        if let Action::WriteFile { path, .. } = &step.action {
+            for (_, cost) in costs.iter().filter(|(p, _)| p == path) {
+                step.summary.push_str(&format!(" (not live: {cost})"));
+            }
+        }
+    }
     // The kernel and systemd take the written files now, before any service starts.
     let written = written_files(&steps);
     steps.extend(reload_steps(model, st, &written, Phase::Files));
