@@ -346,6 +346,31 @@ fn rendered_drbdlinks_conf_is_what_the_drbdlinks_agent_reads() {
 }
 
 #[test]
+fn load_balanced_phones_get_rtp_on_the_address_their_sdp_names() {
+    // The phones' transport is bound to the virtual IP; Asterisk binds a call's
+    // RTP to its endpoint's transport address unless told to bind it to the
+    // media address, and then drops what the phone sends to the SDP's address.
+    let out = render_all(&profile("loadbalanced"));
+    for (node, addr) in [("cl01", "192.168.178.3"), ("cl02", "192.168.178.4")] {
+        let pjsip =
+            std::fs::read_to_string(out.path().join(format!("{node}/etc/asterisk/pjsip.conf")))
+                .unwrap();
+        let phones: Vec<&str> = pjsip
+            .split("\n\n")
+            .filter(|s| s.contains("type = endpoint") && s.contains("auth = "))
+            .collect();
+        assert!(!phones.is_empty(), "{pjsip}");
+        for phone in phones {
+            assert!(
+                phone.contains(&format!("media_address = {addr}\n")),
+                "{phone}"
+            );
+            assert!(phone.contains("bind_rtp_to_media_address = yes"), "{phone}");
+        }
+    }
+}
+
+#[test]
 fn asterisk_answers_on_the_virtual_ip_and_identifies_the_probe() {
     let out = render_all(&profile("seed-pacemaker"));
     let pjsip = std::fs::read_to_string(out.path().join("cl02/etc/asterisk/pjsip.conf")).unwrap();

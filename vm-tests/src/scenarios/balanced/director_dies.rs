@@ -67,6 +67,9 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     phone_checks(pair, &mut s, &on, kill)?;
     let db = r.database;
     database_checks(pair, &mut s, row, &rows, db);
+    // The survivor's story of the takeover (fence, cluster filesystem recovery,
+    // database start), kept for a failed check to be read afterwards.
+    pair.save_journal(1, "director-died");
     if let Some(t) = r.answer {
         s.trials.push(Trial {
             failover_s: Some(crate::phases::round2(t)),

@@ -48,6 +48,7 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
         write_ok,
         format!("the write returned {write_s:.1} s after the kill"),
     );
+    pair.save_journal(0, "peer-died");
     let fenced: Vec<String> = pair
         .power
         .events_since(kill)
