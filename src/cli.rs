@@ -38,6 +38,10 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Apply, plus the one-time steps of a new cluster; wait until it is healthy.
     Init(InitArgs),
+    /// What the other node's key may run here (sshd's forced command): the
+    /// profile applied last, or plan/apply of the profile on stdin.
+    #[command(hide = true)]
+    Peer,
     /// Appliance disk images of cluster nodes.
     #[command(subcommand)]
     Image(Box<ImageCommand>),
@@ -134,6 +138,10 @@ pub struct NodeArgs {
     /// addresses): plan names each and what it costs.
     #[arg(long)]
     pub allow_disruption: bool,
+    /// Only this node. On a formed cluster plan and apply reach the other node
+    /// too (over ssh, as `pbx-cluster peer`); --node limits them to this one as well.
+    #[arg(long)]
+    pub this_node: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -44,6 +44,8 @@ pub enum Error {
     Template { template: String, message: String },
     #[error(transparent)]
     Fence(#[from] crate::runtime::fence_peer::FenceError),
+    #[error(transparent)]
+    Peer(#[from] crate::apply::peer::PeerError),
     #[error("updating the live CIB: {0}")]
     CibUpdate(#[from] crate::runtime::cib_update::CibUpdateError),
     /// A step failed; `note` says what was already changed and how to resume.
@@ -82,6 +84,7 @@ impl Error {
             Error::Image(e) if e.is_usage() => EXIT_INVALID,
             Error::Unhealthy(_) | Error::Timeout { .. } => EXIT_UNHEALTHY,
             Error::Drbdlinks(e) if e.is_invalid_config() => EXIT_INVALID,
+            Error::Peer(crate::apply::peer::PeerError::Refused(_)) => EXIT_INVALID,
             Error::Step { source, .. } => match source.exit_code() {
                 code @ (EXIT_INVALID | EXIT_UNHEALTHY) => code,
                 _ => EXIT_ERROR,
@@ -120,6 +123,7 @@ impl Error {
                 "this is a bug in pbx-cluster's templates; please report it with the profile (secrets removed)"
             }
             Error::Fence(_) => "DRBD keeps I/O frozen until a handler run succeeds",
+            Error::Peer(e) => return Some(Cow::Owned(e.fix())),
             Error::Usage { fix, .. } => fix,
             Error::Step { note, .. } => note,
             Error::Busy { mount_point, .. } => {

@@ -6,6 +6,7 @@
 //! how to resume (run the same command again: every step re-checks).
 
 pub mod init;
+pub mod peer;
 
 use std::os::unix::fs::chown;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,9 @@
 
 use std::process::ExitCode;
 
+use std::path::Path;
+
+use crate::apply::peer::{Bundle, Peer, Request};
 use crate::apply::{Applier, LOG_FILE, init};
 use crate::cli::{ApplyArgs, InitArgs, NodeArgs, PlanArgs};
 use crate::error::{EXIT_CHANGES, Result};
@@ -15,6 +18,10 @@ struct Prepared {
     model: crate::model::Model,
     node: String,
     plan: Plan,
+    /// init finished here once: plan and apply reach the other node too.
+    formed: bool,
+    /// The virtual IP answers ARP here (the active node, or the director).
+    serves: bool,
 }
 
 /// Profile -> node -> files -> node state -> plan. Changes nothing.
@@ -24,7 +31,7 @@ fn prepare(args: &NodeArgs, runner: Option<&dyn Runner>, reporter: &Reporter) ->
         reporter.line(&loaded.warnings.line(w));
     }
     let model = loaded.model;
-    let (hostname, addresses) = match runner {
+    let (hostname, ip_json) = match runner {
         Some(r) => {
             let h = r
                 .run(&crate::exec::Cmd::new("hostname"))
@@ -33,7 +40,7 @@ fn prepare(args: &NodeArgs, runner: Option<&dyn Runner>, reporter: &Reporter) ->
                 .map(|o| o.stdout_str().trim().to_string());
             let a = r
                 .run(&crate::exec::Cmd::new("ip").args(["-j", "-4", "addr", "show"]))
-                .map(|o| crate::runtime::addresses::parse_ip_json(&o.stdout_str()))
+                .map(|o| o.stdout_str())
                 .unwrap_or_default();
             (h, a)
         }
@@ -41,9 +48,12 @@ fn prepare(args: &NodeArgs, runner: Option<&dyn Runner>, reporter: &Reporter) ->
             std::fs::read_to_string(args.root.join("etc/hostname"))
                 .ok()
                 .map(|s| s.trim().to_string()),
-            Vec::new(),
+            String::new(),
         ),
     };
+    let addresses = crate::runtime::addresses::parse_ip_json(&ip_json);
+    let serves = crate::runtime::addresses::parse_ip_json_off_loopback(&ip_json)
+        .contains(&model.network.virtual_ip);
     let node = plan::identify(
         &model,
         args.node.as_deref(),
@@ -61,7 +71,38 @@ fn prepare(args: &NodeArgs, runner: Option<&dyn Runner>, reporter: &Reporter) ->
             allow_disruption: args.allow_disruption,
         },
     )?;
-    Ok(Prepared { model, node, plan })
+    Ok(Prepared {
+        formed: state.formed,
+        model,
+        node,
+        plan,
+        serves,
+    })
+}
+
+/// The other node, when this command reaches it too: a formed cluster, the
+/// node's real root, commands allowed, neither --node nor --this-node.
+fn peer_of<'a>(args: &NodeArgs, p: &Prepared, runner: &'a dyn Runner) -> Option<Peer<'a>> {
+    if !p.formed || args.this_node || args.node.is_some() || args.root != Path::new("/") {
+        return None;
+    }
+    let other = p.model.nodes.iter().find(|n| n.name != p.node)?;
+    Some(Peer {
+        name: other.name.clone(),
+        address: other.heartbeat.address.to_string(),
+        runner,
+    })
+}
+
+/// After a run on this node: the profile becomes the node's own and its record
+/// of the last applied profile (what the other node compares with).
+fn record(args: &NodeArgs, reporter: &Reporter) -> Result<()> {
+    Bundle::read(&args.profile)?.install(&args.root)?;
+    reporter.line(&format!(
+        "profile recorded as applied; {} holds it",
+        crate::apply::peer::PROFILE_PATH
+    ));
+    Ok(())
 }
 
 pub fn plan(args: &PlanArgs, quiet: bool) -> Result<ExitCode> {
@@ -72,6 +113,10 @@ pub fn plan(args: &PlanArgs, quiet: bool) -> Result<ExitCode> {
         (!args.skip_commands).then_some(&runner as &dyn Runner),
         &reporter,
     )?;
+    // JSON stays one node's plan, for scripts.
+    let peer = (!args.skip_commands && !args.json)
+        .then(|| peer_of(&args.node, &p, &runner))
+        .flatten();
     if args.json {
         println!(
             "{}",
@@ -79,6 +124,9 @@ pub fn plan(args: &PlanArgs, quiet: bool) -> Result<ExitCode> {
         );
     } else {
         // The plan is this command's output: stdout, --quiet or not.
+        if peer.is_some() {
+            println!("{} (this node):", p.node);
+        }
         print!("{}", p.plan.to_text());
         if args.skip_commands {
             println!(
@@ -87,11 +135,25 @@ pub fn plan(args: &PlanArgs, quiet: bool) -> Result<ExitCode> {
         }
     }
     // Without probing commands their need is unknown: only file changes count.
-    let changes = if args.skip_commands {
+    let mut changes = if args.skip_commands {
         p.plan.file_changes()
     } else {
         p.plan.steps.len()
     };
+    if let Some(peer) = peer {
+        let bundle = Bundle::read(&args.node.profile)?;
+        let out = peer.ask(
+            Request::Plan {
+                allow_disruption: args.node.allow_disruption,
+            },
+            Some(&bundle),
+        )?;
+        println!("\n{} (the other node, over ssh):", peer.name);
+        print!("{}", out.stdout_str());
+        if out.code == Some(EXIT_CHANGES as i32) {
+            changes += 1;
+        }
+    }
     Ok(if changes == 0 {
         ExitCode::SUCCESS
     } else {
@@ -104,9 +166,26 @@ pub fn apply(args: &ApplyArgs, quiet: bool) -> Result<ExitCode> {
     let local = LocalRunner;
     let runner = (!args.skip_commands).then_some(&local as &dyn Runner);
     let p = prepare(&args.node, runner, &reporter)?;
+    if let Some(peer) = runner.and_then(|r| peer_of(&args.node, &p, r)) {
+        return apply_both(args, &p, &peer, &reporter);
+    }
+    apply_here(args, &p, runner, &reporter)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// This node's plan carried out, then the profile recorded.
+fn apply_here(
+    args: &ApplyArgs,
+    p: &Prepared,
+    runner: Option<&dyn Runner>,
+    reporter: &Reporter,
+) -> Result<()> {
     if p.plan.is_empty() {
         reporter.line(&format!("{}: nothing to do", p.node));
-        return Ok(ExitCode::SUCCESS);
+        if runner.is_some() {
+            record(&args.node, reporter)?;
+        }
+        return Ok(());
     }
     // Without probing, command steps are only "unknown": no file to write is
     // nothing to do, as plan --skip-commands counts it.
@@ -115,10 +194,10 @@ pub fn apply(args: &ApplyArgs, quiet: bool) -> Result<ExitCode> {
             "{}: nothing to do (only files were compared: --skip-commands)",
             p.node
         ));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     reporter.start_log(&args.node.root.join(LOG_FILE.trim_start_matches('/')));
-    let applier = Applier::new(&args.node.root, runner, &reporter);
+    let applier = Applier::new(&args.node.root, runner, reporter);
     let out = applier.apply(&p.plan)?;
     reporter.line(&format!(
         "{}: {} file(s) written, {} command(s) run{}",
@@ -131,6 +210,31 @@ pub fn apply(args: &ApplyArgs, quiet: bool) -> Result<ExitCode> {
             format!(", {} command(s) skipped", out.commands_skipped.len())
         }
     ));
+    // Commands skipped: the profile is not applied yet.
+    if runner.is_some() {
+        record(&args.node, reporter)?;
+    }
+    Ok(())
+}
+
+/// A formed cluster: both nodes, one after the other (`apply::peer::both`).
+fn apply_both(
+    args: &ApplyArgs,
+    p: &Prepared,
+    peer: &Peer<'_>,
+    reporter: &Reporter,
+) -> Result<ExitCode> {
+    let local = LocalRunner;
+    crate::apply::peer::Both {
+        this: &p.node,
+        serves: p.serves,
+        plan: &p.plan,
+        peer,
+        bundle: &Bundle::read(&args.node.profile)?,
+        applied: Bundle::applied(&args.node.root)?,
+        allow_disruption: args.node.allow_disruption,
+    }
+    .run(reporter, || apply_here(args, p, Some(&local), reporter))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -153,6 +257,7 @@ pub fn init(args: &InitArgs, quiet: bool) -> Result<ExitCode> {
         opts,
     }
     .run(&p.plan)?;
+    record(&args.node, &reporter)?;
     reporter.line(&format!(
         "{}: healthy - DRBD Connected and UpToDate on both nodes, {} answers SIP{}{}",
         p.node,

@@ -6,6 +6,7 @@ mod drbdlinks;
 mod fence_peer;
 mod haresources2cib;
 mod image;
+mod peer;
 mod probe;
 mod render;
 mod repo;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => apply::plan(&args, cli.quiet),
         Command::Apply(args) => apply::apply(&args, cli.quiet),
         Command::Init(args) => apply::init(&args, cli.quiet),
+        Command::Peer => peer::run(cli.quiet),
         Command::Image(cmd) => image::run(&cmd, cli.quiet),
         Command::WaitAddresses(args) => wait_addresses::run(&args, cli.quiet),
         Command::DrbdFencePeer(args) => fence_peer::fence(&args),

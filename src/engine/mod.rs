@@ -27,6 +27,9 @@ pub enum Source {
     Hostname,
     /// corosync's authkey, derived from the cluster secret.
     CorosyncAuthkey,
+    /// The SSH key one node uses to reach the other's `pbx-cluster peer`,
+    /// derived from the cluster secret.
+    PeerSshKey,
     /// DUNDi's RSA key pair (private or public half), derived from the cluster
     /// secret so both nodes hold the same pair.
     DundiPrivateKey,

@@ -510,21 +510,21 @@ fn host_steps(node: &Node, files: &FileSet, st: &NodeState) -> Vec<Step> {
         let merged = block.merge(now.as_deref().unwrap_or(block.absent));
         let f = crate::render::RenderedFile {
             contents: merged.into_bytes(),
-            mode: 0o644,
+            mode: block.mode,
             owner: "root".into(),
             group: "root".into(),
             secret: false,
         };
         let current = now.map(|text| state::FileState {
             contents: text.into_bytes(),
-            mode: 0o644,
+            mode: block.mode,
         });
         steps.extend(write_step(
             path,
             &f,
             current.as_ref(),
             Phase::Host,
-            format!("{path} (pbx-cluster's block: both nodes and the virtual IP)"),
+            format!("{path} (pbx-cluster's block: {})", block.about),
         ));
     }
     steps

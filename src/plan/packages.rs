@@ -38,6 +38,8 @@ pub fn required(model: &Model) -> Vec<String> {
     );
     // The PBX itself, even when the profile leaves it out of the group.
     p.push("asterisk");
+    // plan and apply reach the other node over ssh (render::peer).
+    p.extend(["openssh-client", "openssh-server"]);
     let mut p: Vec<String> = p.into_iter().map(String::from).collect();
     p.sort();
     p.dedup();

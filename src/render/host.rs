@@ -29,6 +29,12 @@ pub struct ManagedBlock {
     pub lines: String,
     /// What stands above the block when the node has no such file.
     pub absent: &'static str,
+    /// The file's mode when pbx-cluster writes it.
+    pub mode: u32,
+    /// What the block is, for the plan.
+    pub about: &'static str,
+    /// Derived from the cluster secret: no digest in the manifest.
+    pub secret: bool,
 }
 
 impl ManagedBlock {
@@ -76,6 +82,9 @@ pub fn hosts_block(model: &Model) -> ManagedBlock {
         end: HOSTS_END,
         lines,
         absent: HOSTS_LOOPBACK,
+        mode: 0o644,
+        about: "both nodes and the virtual IP",
+        secret: false,
     }
 }
 
@@ -89,6 +98,9 @@ mod tests {
             end: HOSTS_END,
             lines: "10.0.0.1\tnode1\n".into(),
             absent: HOSTS_LOOPBACK,
+            mode: 0o644,
+            about: "test",
+            secret: false,
         }
     }
 

@@ -62,9 +62,104 @@ pub fn dundi_keypair(secret: &Secret) -> (String, String) {
     (private, public)
 }
 
+/// The SSH key pair `pbx-cluster` uses to reach the other node (ed25519; the
+/// peer's authorized_keys forces it to `pbx-cluster peer`). Derived from the
+/// secret like the other keys: both nodes hold it from the same profile, with no
+/// key exchange before the nodes can talk. Returns (private key in OpenSSH's own
+/// format, public key as an authorized_keys key: "ssh-ed25519 BASE64").
+pub fn peer_ssh_keypair(secret: &Secret) -> (String, String) {
+    use base64::Engine;
+    let seed: [u8; 32] = derive(secret, "peer-ssh-ed25519", 32)
+        .try_into()
+        .expect("32 bytes");
+    let public = ed25519_dalek::SigningKey::from_bytes(&seed)
+        .verifying_key()
+        .to_bytes();
+    let key_type = b"ssh-ed25519";
+    let mut public_blob = Vec::new();
+    ssh_string(&mut public_blob, key_type);
+    ssh_string(&mut public_blob, &public);
+    // PROTOCOL.key: "openssh-key-v1", no cipher, no KDF, one key; the private
+    // section starts with a check number twice (random in ssh-keygen, derived
+    // here so renders stay byte-identical) and is padded to the block size 8.
+    let check = derive(secret, "peer-ssh-check", 4);
+    let mut private = Vec::new();
+    private.extend_from_slice(&check);
+    private.extend_from_slice(&check);
+    ssh_string(&mut private, key_type);
+    ssh_string(&mut private, &public);
+    let mut pair = seed.to_vec();
+    pair.extend_from_slice(&public);
+    ssh_string(&mut private, &pair);
+    ssh_string(&mut private, b"pbx-cluster-peer");
+    let mut pad = 1u8;
+    while private.len() % 8 != 0 {
+        private.push(pad);
+        pad += 1;
+    }
+    let mut blob = b"openssh-key-v1\0".to_vec();
+    ssh_string(&mut blob, b"none");
+    ssh_string(&mut blob, b"none");
+    ssh_string(&mut blob, b"");
+    blob.extend_from_slice(&1u32.to_be_bytes());
+    ssh_string(&mut blob, &public_blob);
+    ssh_string(&mut blob, &private);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = b64.encode(&blob);
+    let mut pem = String::from("-----BEGIN OPENSSH PRIVATE KEY-----\n");
+    for line in body.as_bytes().chunks(70) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END OPENSSH PRIVATE KEY-----\n");
+    (pem, format!("ssh-ed25519 {}", b64.encode(&public_blob)))
+}
+
+/// An SSH wire-format string: its length (u32, big-endian), then its bytes.
+fn ssh_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_peer_ssh_key_is_one_openssh_reads_and_follows_the_secret() {
+        let a = Secret::new("a-long-enough-secret-1");
+        let (private, public) = peer_ssh_keypair(&a);
+        assert_eq!(peer_ssh_keypair(&a), (private.clone(), public.clone()));
+        assert_ne!(
+            peer_ssh_keypair(&Secret::new("a-long-enough-secret-2")).1,
+            public
+        );
+        assert!(public.starts_with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5"));
+        // OpenSSH itself: the public half it computes from the private file is ours.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        crate::fsutil::write_atomic(&path, private.as_bytes(), 0o600).unwrap();
+        let out = std::process::Command::new("ssh-keygen")
+            .arg("-y")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .expect("ssh-keygen (openssh-client) is installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let derived = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            derived
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" "),
+            public
+        );
+    }
 
     #[test]
     fn derived_keys_depend_on_secret_and_label() {

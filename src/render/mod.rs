@@ -10,6 +10,7 @@ mod context;
 pub mod haresources;
 pub mod host;
 mod keys;
+pub mod peer;
 pub mod templates;
 
 use std::collections::BTreeMap;
@@ -86,6 +87,7 @@ impl Builder<'_> {
             Source::Template(t) => self.text(t)?,
             Source::Hostname => host::hostname(self.node),
             Source::CorosyncAuthkey => keys::corosync_authkey(secret),
+            Source::PeerSshKey => keys::peer_ssh_keypair(secret).0.into_bytes(),
             Source::DundiPrivateKey | Source::DundiPublicKey => {
                 let (private, public) = self
                     .dundi
@@ -156,7 +158,14 @@ pub fn render_node(model: &Model, node_name: &str) -> Result<FileSet> {
         b.spec(&spec, model)?;
     }
     let mut files = b.files;
-    let blocks = BTreeMap::from([(host::HOSTS_PATH.to_string(), host::hosts_block(model))]);
+    let (_, peer_public) = keys::peer_ssh_keypair(&model.auth.secret);
+    let blocks = BTreeMap::from([
+        (host::HOSTS_PATH.to_string(), host::hosts_block(model)),
+        (
+            peer::AUTHORIZED_KEYS_PATH.to_string(),
+            peer::authorized_keys_block(model, node, &peer_public),
+        ),
+    ]);
     let manifest = manifest(model, node_name, &files, &blocks, &boot);
     files.insert(
         MANIFEST_PATH.to_string(),
@@ -185,6 +194,7 @@ fn common_files(model: &Model, node: &Node) -> Vec<FileSpec> {
     let res = &model.storage.resource;
     vec![
         FileSpec::of(Source::Hostname, host::HOSTNAME_PATH, 0o644),
+        FileSpec::of(Source::PeerSshKey, peer::KEY_PATH, 0o600).secret(true),
         FileSpec::template("drbd/drbd.conf.j2", "/etc/drbd.conf", 0o644),
         FileSpec::template(
             "drbd/global_common.conf.j2",
@@ -281,8 +291,10 @@ struct ManifestFile<'a> {
 #[derive(Serialize)]
 struct ManifestBlock<'a> {
     path: &'a str,
-    /// The block with its markers (the rest of the file is the node's own).
-    sha256: String,
+    /// The block with its markers (the rest of the file is the node's own);
+    /// none for a block derived from the secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -326,7 +338,7 @@ fn manifest(
             .iter()
             .map(|(p, b)| ManifestBlock {
                 path: p,
-                sha256: sha256_hex(b.text().as_bytes()),
+                sha256: (!b.secret).then(|| sha256_hex(b.text().as_bytes())),
             })
             .collect(),
     };

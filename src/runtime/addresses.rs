@@ -19,12 +19,23 @@ pub fn local(runner: &dyn Runner) -> Result<Vec<Ipv4Addr>> {
 
 /// IPv4 addresses from `ip -j -4 addr show`.
 pub fn parse_ip_json(text: &str) -> Vec<Ipv4Addr> {
+    addresses_where(text, |_| true)
+}
+
+/// The addresses that answer ARP: those on any interface but the loopback (a
+/// load-balanced node that is not the director holds the virtual IP on lo).
+pub fn parse_ip_json_off_loopback(text: &str) -> Vec<Ipv4Addr> {
+    addresses_where(text, |ifname| ifname != "lo")
+}
+
+fn addresses_where(text: &str, keep: impl Fn(&str) -> bool) -> Vec<Ipv4Addr> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return Vec::new();
     };
     v.as_array()
         .into_iter()
         .flatten()
+        .filter(|iface| keep(iface["ifname"].as_str().unwrap_or_default()))
         .flat_map(|iface| iface["addr_info"].as_array().cloned().unwrap_or_default())
         .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
         .collect()
