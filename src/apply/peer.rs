@@ -231,6 +231,14 @@ impl Request {
         }
     }
 
+    /// `status` asks for the profile and must not hang on a dead node.
+    fn connect_timeout_s(&self) -> u32 {
+        match self {
+            Request::Profile => 3,
+            _ => 10,
+        }
+    }
+
     fn timeout(&self) -> Duration {
         match self {
             Request::Profile => PROFILE_TIMEOUT,
@@ -255,7 +263,11 @@ impl Peer<'_> {
             .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
             .args(["-o", "StrictHostKeyChecking=accept-new"])
             .args(["-o", &format!("UserKnownHostsFile={KNOWN_HOSTS_PATH}")])
-            .args(["-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15"])
+            .args([
+                "-o",
+                &format!("ConnectTimeout={}", request.connect_timeout_s()),
+            ])
+            .args(["-o", "ServerAliveInterval=15"])
             .arg(format!("root@{}", self.address))
             .arg(request.words())
             .timeout(request.timeout());

@@ -153,6 +153,16 @@ pub fn plan(args: &PlanArgs, quiet: bool) -> Result<ExitCode> {
         if out.code == Some(EXIT_CHANGES as i32) {
             changes += 1;
         }
+        // What apply would refuse first: the nodes applied different profiles.
+        let theirs = peer.applied()?;
+        let mine = Bundle::applied(&args.node.root)?;
+        if let Err(e) = crate::apply::peer::check_same_applied(
+            (&p.node, mine.as_ref()),
+            (&peer.name, theirs.as_ref()),
+        ) {
+            println!("\n{e}");
+            changes += 1;
+        }
     }
     Ok(if changes == 0 {
         ExitCode::SUCCESS

@@ -1,4 +1,7 @@
+use std::path::Path;
 use std::process::ExitCode;
+
+use crate::apply::peer::{Bundle, Peer, check_same_applied};
 use std::time::Duration;
 
 use crate::cli::StatusArgs;
@@ -25,12 +28,62 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
         sip: if args.no_sip { None } else { Some(&probe) },
     };
     let report = status::gather(&LocalRunner, &inputs);
+    let profiles = (!args.no_peer)
+        .then(|| profiles(&args.hostname_file))
+        .flatten();
     if args.json {
         // Strings, numbers and lists only: encoding cannot fail.
-        let text = serde_json::to_string_pretty(&report).expect("the status report serializes");
+        let mut value = serde_json::to_value(&report).expect("the status report serializes");
+        if let (Some(p), Some(map)) = (&profiles, value.as_object_mut()) {
+            map.insert("profiles".into(), serde_json::Value::String(p.clone()));
+        }
+        let text = serde_json::to_string_pretty(&value).expect("the status report serializes");
         println!("{text}");
     } else {
         print!("{}", status::render_table(&report));
+        if let Some(p) = profiles {
+            println!("profiles: {p}");
+        }
     }
     Ok(ExitCode::from(report.health.exit_code()))
+}
+
+/// Whether both nodes applied the same profile last (a warning line, never a
+/// health state: a node may be changed alone on purpose, with --this-node).
+/// None on a node that recorded none (pbx-cluster never applied there).
+fn profiles(hostname_file: &Path) -> Option<String> {
+    let mine = Bundle::applied(Path::new("/")).ok()??;
+    // The recorded profile names the other node; loading it reads its secret
+    // file, so it is unpacked into a root-only folder first.
+    let dir = tempfile::Builder::new()
+        .prefix("pbx-cluster-status-")
+        .tempdir_in("/run")
+        .ok()?;
+    let model = crate::profile::load(&mine.unpack(dir.path()).ok()?)
+        .ok()?
+        .model;
+    let hostname = std::fs::read_to_string(hostname_file).ok();
+    let this = crate::plan::identify(&model, None, hostname.as_deref().map(str::trim), &[]).ok()?;
+    let other = model.nodes.iter().find(|n| n.name != this)?;
+    let runner = LocalRunner;
+    let peer = Peer {
+        name: other.name.clone(),
+        address: other.heartbeat.address.to_string(),
+        runner: &runner,
+    };
+    Some(match peer.applied() {
+        Ok(theirs) => match check_same_applied((&this, Some(&mine)), (&peer.name, theirs.as_ref()))
+        {
+            Ok(()) if theirs.is_some() => {
+                format!("{this} and {} applied the same profile last", peer.name)
+            }
+            Ok(()) => format!("{} recorded no applied profile yet", peer.name),
+            Err(_) => format!(
+                "WARNING: {this} and {} applied different profiles last; `pbx-cluster plan {}` shows what differs, and apply refuses until they agree",
+                peer.name,
+                crate::apply::peer::PROFILE_PATH
+            ),
+        },
+        Err(e) => format!("{} not asked: {e}", peer.name),
+    })
 }
