@@ -70,6 +70,10 @@ impl EngineHome for Heartbeat {
         "/usr/share/heartbeat/hb_takeover all".to_string()
     }
 
+    fn live_deadtime_script(&self) -> &'static str {
+        "cl_status hbparameter -p deadtime"
+    }
+
     fn link_restored_checks(&self, _pair: &Pair, _s: &mut Scenario, _active: usize) {}
 
     fn dead_service_note(&self) -> Option<&'static str> {

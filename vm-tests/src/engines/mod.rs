@@ -54,6 +54,10 @@ pub trait EngineHome: Sync {
     /// (`active` kept the group).
     fn link_restored_checks(&self, pair: &Pair, s: &mut Scenario, active: usize);
 
+    /// A shell script printing the running engine's deadtime (corosync's token
+    /// in ms, Heartbeat's deadtime), to see that a changed profile reached it.
+    fn live_deadtime_script(&self) -> &'static str;
+
     /// Why a killed Asterisk may stay dead under this engine, for the notes.
     fn dead_service_note(&self) -> Option<&'static str>;
 }

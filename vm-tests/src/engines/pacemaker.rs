@@ -55,6 +55,10 @@ impl EngineHome for Pacemaker {
         format!("crm_attribute --node {node} --name standby --update off")
     }
 
+    fn live_deadtime_script(&self) -> &'static str {
+        "corosync-cmapctl -g runtime.config.totem.token"
+    }
+
     fn link_restored_checks(&self, pair: &Pair, s: &mut Scenario, active: usize) {
         stale_fence_constraint(pair, s, active);
     }

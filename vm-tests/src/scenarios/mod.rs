@@ -292,6 +292,15 @@ mod tests {
         (9, "frozen active node"),
         (10, "frozen standby node"),
         (11, LOAD),
+        (12, "day 2: add an extension, applied from the standby"),
+        (
+            13,
+            "day 2: DRBD sync rate and deadtime changed live, applied from the active node",
+        ),
+        (
+            14,
+            "day 2: a change the node cannot take is refused before either node is touched",
+        ),
     ];
     const LOAD_BALANCED: &[(u8, &str)] = &[
         (1, "cold start: both nodes serve, the director on node1"),
@@ -323,10 +332,10 @@ mod tests {
 
     #[test]
     fn every_id_only_accepts_maps_to_one_entry() {
-        for id in 1..=11 {
+        for id in 1..=14 {
             let count = |mode| table(mode).iter().filter(|e| e.id == id).count();
             assert_eq!(count(Mode::ActivePassive), 1, "active-passive {id}");
-            let lb = if id == 10 { 0 } else { 1 };
+            let lb = if id == 10 || id >= 12 { 0 } else { 1 };
             assert_eq!(count(Mode::LoadBalanced), lb, "load-balanced {id}");
         }
     }
@@ -376,11 +385,11 @@ mod tests {
         let a = args(&[]);
         assert_eq!(
             plan(&a, Mode::ActivePassive, Engine::Pacemaker),
-            [1, 2, 3, 4, 5, 6, 9, 10, 11, 7]
+            [1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 14, 11, 7]
         );
         assert_eq!(
             plan(&a, Mode::ActivePassive, Engine::Heartbeat),
-            [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 7]
+            [1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 13, 14, 11, 7]
         );
         let built: Vec<u8> = plan(&a, Mode::LoadBalanced, Engine::Pacemaker);
         assert_eq!(built, [1, 2, 4, 3, 5, 11, 7, 9, 8, 6]);

@@ -5,6 +5,7 @@ mod asterisk_killed;
 mod baseline;
 mod both_links_cut;
 mod cold_start;
+mod day_two;
 mod frozen_node;
 mod hard_kill;
 mod one_link_cut;
@@ -41,6 +42,22 @@ pub const TABLE: &[Entry] = &[
     .engines(Engines::Baseline),
     Entry::new(9, "frozen active node", frozen_node::run_active),
     Entry::new(10, "frozen standby node", frozen_node::run_standby),
+    // Changing the running cluster from one node (issue 16).
+    Entry::new(
+        12,
+        "day 2: add an extension, applied from the standby",
+        day_two::add_extension,
+    ),
+    Entry::new(
+        13,
+        "day 2: DRBD sync rate and deadtime changed live, applied from the active node",
+        day_two::live_timing,
+    ),
+    Entry::new(
+        14,
+        "day 2: a change the node cannot take is refused before either node is touched",
+        day_two::refused_change,
+    ),
     // The load measurement (not in --quick): the last scenario that leaves the
     // pair healthy, so that its saturated guests are in no failover measurement.
     Entry::new(11, load::NAME, load::run_from_snapshot),
