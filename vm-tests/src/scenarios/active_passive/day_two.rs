@@ -5,7 +5,8 @@
 //!
 //! - 12: a new extension, applied from the standby: the new phone registers and
 //!   is called, phones registered before stay, no failover, Asterisk not restarted.
-//! - 13: the DRBD sync rate and the deadtime, applied from the active node: both
+//! - 13: the DRBD sync rate and the deadtime (one second longer), applied from
+//!   the active node: both
 //!   reach the running DRBD and the engine, with no restart and no move.
 //! - 14: a change the standby's node cannot take (a service with no unit):
 //!   refused before either node is touched.
@@ -28,9 +29,8 @@ const PROFILE: &str = "/etc/pbx-cluster/cluster.toml";
 const NEW_PHONE: u16 = 1009;
 const UAS_LIFE: Duration = Duration::from_secs(120);
 const CALL_WAIT: Duration = Duration::from_secs(30);
-/// The sync rate and deadtime the change sets (the lab has 100M and 3 s).
+/// The sync rate the change sets (the lab has 100M).
 const NEW_SYNC_RATE_KIB: u64 = 60 * 1024;
-const NEW_DEADTIME_S: u64 = 4;
 
 pub fn add_extension(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     let mut s = run.scenario(entry);
@@ -102,8 +102,25 @@ pub fn live_timing(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     let started = Instant::now();
     let active = pair.wait_healthy(HEALTHY_WAIT, "healthy cluster before the change")?;
     let pid = asterisk_pid(pair, active);
+    // One second longer than the engine's lab timing (Pacemaker 3 s, Heartbeat's
+    // baseline 10 s): longer keeps warntime and DRBD's keep-alive valid.
+    let now = pair.check(
+        active,
+        &format!("sed -n 's/^deadtime = \"\\([0-9]*\\)s\"$/\\1/p' {PROFILE}"),
+    )?;
+    let Ok(current) = now.trim().parse::<u64>() else {
+        s.check(
+            "the lab profile's deadtime is read in whole seconds",
+            false,
+            now.trim(),
+        );
+        s.finish();
+        run.push(s);
+        return Ok(());
+    };
+    let deadtime = current + 1;
     let edit = format!(
-        "sed -i -e 's/^sync-rate = .*/sync-rate = \"60M\"/' -e 's/^deadtime = .*/deadtime = \"{NEW_DEADTIME_S}s\"/' {PROFILE} && grep -q '^sync-rate = \"60M\"' {PROFILE} && grep -q '^deadtime = \"{NEW_DEADTIME_S}s\"' {PROFILE}"
+        "sed -i -e 's/^sync-rate = .*/sync-rate = \"60M\"/' -e 's/^deadtime = .*/deadtime = \"{deadtime}s\"/' {PROFILE} && grep -q '^sync-rate = \"60M\"' {PROFILE} && grep -q '^deadtime = \"{deadtime}s\"' {PROFILE}"
     );
     let applied = apply_from(pair, &mut s, active, &edit, "the active node")?;
     same_profile_checks(pair, &mut s, "sync-rate = \"60M\"");
@@ -119,7 +136,7 @@ pub fn live_timing(run: &mut Run, entry: &Entry) -> Result<(), Error> {
         let live = pair.sh(i, pair.engine.live_deadtime_script()).stdout_str();
         s.check(
             &format!("{}'s running engine has the new deadtime", pair.name(i)),
-            seconds(&live) == Some(NEW_DEADTIME_S),
+            seconds(&live) == Some(deadtime),
             live.trim(),
         );
     }
