@@ -77,13 +77,17 @@ pub struct Args {
     /// pbx-cluster from it with its agents and first-boot unit, as a node would.
     #[arg(long)]
     pub repo: Option<PathBuf>,
+    /// The same product as a newer version's repository (vm-tests/run builds it):
+    /// what the rolling upgrade (scenario 15) installs.
+    #[arg(long)]
+    pub next_repo: Option<PathBuf>,
     /// The lab profile (pacemaker); the heartbeat profile is derived from it.
     #[arg(long, default_value = "profiles/lab.toml")]
     pub profile: PathBuf,
     #[arg(long, value_enum, default_value = "auto")]
     pub accel: Accel,
-    /// Run only these scenarios (numbers 1-14, see vm-tests/README.md), comma separated.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=14))]
+    /// Run only these scenarios (numbers 1-15, see vm-tests/README.md), comma separated.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=15))]
     pub only: Vec<u8>,
 }
 
@@ -153,7 +157,7 @@ mod tests {
         assert_eq!(a.engines(), vec![Engine::Pacemaker, Engine::Heartbeat]);
         assert_eq!(a.modes(), vec![Mode::ActivePassive, Mode::LoadBalanced]);
         assert_eq!(a.kill_trials(), 7);
-        assert_eq!(wanted(&a), (1..=14).collect::<Vec<_>>());
+        assert_eq!(wanted(&a), (1..=15).collect::<Vec<_>>());
         assert_eq!(a.report, PathBuf::from("/tmp/r"));
     }
 
@@ -171,7 +175,7 @@ mod tests {
 
     #[test]
     fn only_refuses_a_scenario_number_no_table_has() {
-        for bad in ["0", "15", "1,99"] {
+        for bad in ["0", "16", "1,99"] {
             assert!(
                 Args::try_parse_from(["pbx-vm-tests", "--only", bad]).is_err(),
                 "{bad}"

@@ -301,6 +301,7 @@ mod tests {
             14,
             "day 2: a change the node cannot take is refused before either node is touched",
         ),
+        (15, "day 2: rolling upgrade of pbx-cluster, standby first"),
     ];
     const LOAD_BALANCED: &[(u8, &str)] = &[
         (1, "cold start: both nodes serve, the director on node1"),
@@ -332,7 +333,7 @@ mod tests {
 
     #[test]
     fn every_id_only_accepts_maps_to_one_entry() {
-        for id in 1..=14 {
+        for id in 1..=15 {
             let count = |mode| table(mode).iter().filter(|e| e.id == id).count();
             assert_eq!(count(Mode::ActivePassive), 1, "active-passive {id}");
             let lb = if id == 10 || id >= 12 { 0 } else { 1 };
@@ -385,11 +386,11 @@ mod tests {
         let a = args(&[]);
         assert_eq!(
             plan(&a, Mode::ActivePassive, Engine::Pacemaker),
-            [1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 14, 11, 7]
+            [1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 14, 15, 11, 7]
         );
         assert_eq!(
             plan(&a, Mode::ActivePassive, Engine::Heartbeat),
-            [1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 13, 14, 11, 7]
+            [1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 13, 14, 15, 11, 7]
         );
         let built: Vec<u8> = plan(&a, Mode::LoadBalanced, Engine::Pacemaker);
         assert_eq!(built, [1, 2, 4, 3, 5, 11, 7, 9, 8, 6]);

@@ -27,7 +27,9 @@ use crate::scenarios::{Entry, Run, first_lines};
 const PROFILE: &str = "/etc/pbx-cluster/cluster.toml";
 /// The new phone (its secret follows the lab's lab-phone-EXT rule).
 const NEW_PHONE: u16 = 1009;
-const UAS_LIFE: Duration = Duration::from_secs(120);
+const UAS_LIFE: Duration = Duration::from_secs(300);
+/// apply for both nodes, or apt's upgrade, under emulation.
+const LONG: Duration = Duration::from_secs(900);
 const CALL_WAIT: Duration = Duration::from_secs(30);
 /// The sync rate the change sets (the lab has 100M).
 const NEW_SYNC_RATE_KIB: u64 = 60 * 1024;
@@ -163,7 +165,7 @@ pub fn refused_change(run: &mut Run, entry: &Entry) -> Result<(), Error> {
         "sed -i 's/^services = \\[\"asterisk\"\\]/services = [\"asterisk\", \"pbx-lab-no-such-unit\"]/' {PROFILE} && grep -q pbx-lab-no-such-unit {PROFILE}"
     );
     pair.check(standby, &edit)?;
-    let out = pair.sh(standby, &format!("pbx-cluster apply {PROFILE} 2>&1"));
+    let out = long(pair, standby, &format!("pbx-cluster apply {PROFILE} 2>&1"));
     s.check(
         "apply refuses the change",
         !out.success(),
@@ -201,7 +203,7 @@ fn apply_from(
 ) -> Result<f64, Error> {
     pair.check(i, edit)?;
     let t = Instant::now();
-    let out = pair.sh(i, &format!("pbx-cluster apply {PROFILE} 2>&1"));
+    let out = long(pair, i, &format!("pbx-cluster apply {PROFILE} 2>&1"));
     let took = t.elapsed().as_secs_f64();
     s.check(
         &format!("apply on {role} changes both nodes"),
@@ -244,6 +246,11 @@ fn no_move_checks(pair: &Pair, s: &mut Scenario, active: usize, pid: String, sin
         format!("MainPID {pid} before, {now} after"),
     );
     check_nobody_fenced(pair, s, since);
+}
+
+/// A script that may run for minutes (apply on both nodes, apt under TCG).
+fn long(pair: &Pair, i: usize, script: &str) -> pbx_cluster::exec::Output {
+    pair.ssh.run(&pair.addr(i), script, LONG)
 }
 
 fn asterisk_pid(pair: &Pair, i: usize) -> String {

@@ -10,6 +10,7 @@ mod frozen_node;
 mod hard_kill;
 mod one_link_cut;
 mod switchover;
+mod upgrade;
 
 use super::{Engines, Entry, load};
 
@@ -57,6 +58,11 @@ pub const TABLE: &[Entry] = &[
         14,
         "day 2: a change the node cannot take is refused before either node is touched",
         day_two::refused_change,
+    ),
+    Entry::new(
+        15,
+        "day 2: rolling upgrade of pbx-cluster, standby first",
+        upgrade::run,
     ),
     // The load measurement (not in --quick): the last scenario that leaves the
     // pair healthy, so that its saturated guests are in no failover measurement.
