@@ -365,7 +365,10 @@ impl Both<'_> {
             let out = self
                 .peer
                 .ask(Request::Apply { allow_disruption }, Some(self.bundle))?;
-            reporter.line(out.stdout_str().trim_end());
+            // Its progress is on its stderr, as a local apply's is.
+            for line in String::from_utf8_lossy(&out.stderr).lines() {
+                reporter.line(&format!("  {}: {line}", self.peer.name));
+            }
             Ok(())
         };
         if self.serves {

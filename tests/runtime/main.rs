@@ -5,5 +5,6 @@
 mod drbdlinks;
 mod harness;
 mod ocf;
+mod peer_ssh;
 mod sip;
 mod status;
