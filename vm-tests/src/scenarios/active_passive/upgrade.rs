@@ -12,10 +12,10 @@ use crate::report::Scenario;
 use crate::scenarios::fencing::check_nobody_fenced;
 use crate::scenarios::restore::{HEALTHY, from_snapshot};
 use crate::scenarios::timing::{HEALTHY_WAIT, PROBE_EVERY};
-use crate::scenarios::{Entry, Run, command_check, first_lines};
+use crate::scenarios::{Entry, Run, first_lines};
 
-const SWITCHOVER_WAIT: Duration = Duration::from_secs(240);
-const FAILBACK_WAIT: Duration = Duration::from_secs(300);
+use super::switchover::{fail_back, switch_away};
+
 /// apt and apply under emulation.
 const UPGRADE_T: Duration = Duration::from_secs(900);
 /// Where the image had our repository (it removes it when the image is built).
@@ -52,47 +52,9 @@ pub fn run(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     let started = Instant::now();
     let watch = crate::sip::Watch::start(&pair.lab, SIP_TARGET, PROBE_EVERY)?;
     upgrade(pair, &mut s, standby, "the standby");
-    let t = Instant::now();
-    let standby_cmd = pair.engine.standby_command(pair.name(active));
-    command_check(
-        pair,
-        &mut s,
-        active,
-        &standby_cmd,
-        "switchover to the upgraded node accepted",
-    );
-    let moved = pair.wait(
-        SWITCHOVER_WAIT,
-        "switchover: the upgraded node holds the VIP and answers SIP",
-        || Ok(pair.vip_holders() == vec![standby] && pair.sip_ok()),
-    );
-    let sw = t.elapsed().as_secs_f64();
-    s.check(
-        "the group moved to the upgraded node",
-        moved.is_ok(),
-        format!("{sw:.1} s"),
-    );
+    let sw = switch_away(pair, &mut s, active, "the group moved to the upgraded node");
     upgrade(pair, &mut s, active, "the former active node");
-    let t = Instant::now();
-    let online = pair.engine.online_command(pair.name(active));
-    command_check(
-        pair,
-        &mut s,
-        active,
-        &online,
-        "the former active node back online",
-    );
-    let back = pair.wait(
-        FAILBACK_WAIT,
-        "failback: VIP home, DRBD UpToDate/UpToDate",
-        || Ok(pair.healthy()? == Some(active)),
-    );
-    let fb = t.elapsed().as_secs_f64();
-    s.check(
-        "healthy again with the group home",
-        back.is_ok(),
-        format!("{fb:.1} s"),
-    );
+    let fb = fail_back(pair, &mut s, active, "healthy again with the group home");
     let silence = watch.finish();
     let total = started.elapsed().as_secs_f64();
     let after: Vec<String> = (0..2).map(|i| pair.sh(i, VERSIONS).stdout_str()).collect();
