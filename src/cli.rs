@@ -260,10 +260,10 @@ pub struct StatusArgs {
     /// Final responses that mean "Asterisk is alive" (see `probe sip --accept`).
     #[arg(long, default_value = "2xx,401,403,404,407")]
     pub sip_accept: crate::runtime::sip_probe::Accept,
-    /// Read DRBD 8.4 state from here (for tests).
     /// Do not ask the other node (over ssh) which profile it applied last.
     #[arg(long)]
     pub no_peer: bool,
+    /// Read DRBD 8.4 state from here (for tests).
     #[arg(long, default_value = "/proc/drbd", hide = true)]
     pub proc_drbd: PathBuf,
     /// Heartbeat's resource groups (for tests).

@@ -35,7 +35,7 @@ pub enum PeerError {
         detail: String,
     },
     #[error(
-        "the profiles {this} and {peer} applied last differ, so one was changed without the other; nothing was changed:\n{diff}"
+        "the profiles {this} and {peer} applied last differ, and neither is the one given, so one node was changed without the other; nothing was changed:\n{diff}"
     )]
     ProfilesDiffer {
         this: String,
@@ -49,6 +49,14 @@ pub enum PeerError {
         how: String,
         output: String,
     },
+    #[error(
+        "{node}: `pbx-cluster peer {request}` did not finish within {after_s} s; it may still be running there"
+    )]
+    Timeout {
+        node: String,
+        request: String,
+        after_s: u64,
+    },
     #[error("`pbx-cluster peer` refuses {0:?}: it answers only profile, plan and apply")]
     Refused(String),
     #[error("the profile sent by the other node: {0}")]
@@ -58,13 +66,15 @@ pub enum PeerError {
 impl PeerError {
     pub fn fix(&self) -> String {
         match self {
-            PeerError::Unreachable { .. } => "check that the other node is up and that its authorized_keys has pbx-cluster's block (apply it there once with --this-node); or change this node alone with --this-node".into(),
-            PeerError::ProfilesDiffer { .. } => format!(
-                "decide which profile is right, then apply it on the node that differs with --this-node (the diff shows the lines of {PROFILE_PATH} as each node applied them)"
+            PeerError::Unreachable { node, .. } => format!(
+                "check that {node} is up and that root's authorized_keys there has pbx-cluster's block (a node set up before this version: run apply there once with --this-node); a reinstalled {node} has a new host key: `ssh-keygen -R ADDRESS -f {KNOWN_HOSTS_PATH}`; or change this node alone with --this-node"
             ),
-            PeerError::Failed { .. } => {
-                "read the other node's output above; that node was not changed further".into()
-            }
+            PeerError::ProfilesDiffer { .. } => format!(
+                "decide which profile is right, then apply it on the node that differs with --this-node (the list shows the keys of {PROFILE_PATH} as each node applied them, secrets hidden)"
+            ),
+            PeerError::Failed { node, .. } | PeerError::Timeout { node, .. } => format!(
+                "read {node}'s output above; when this node was already changed (the node without the virtual IP goes first), run the same command again once {node} is fixed: a run whose profile one node already holds goes on"
+            ),
             PeerError::Refused(_) => {
                 "this command is run by sshd for the other node's key, not by hand".into()
             }
@@ -90,6 +100,32 @@ pub struct SecretFile {
     pub contents: String,
 }
 
+/// A node's record (APPLIED_PATH): the profile it applied last and the one
+/// before it, which tells a run that stopped after its first node from a node
+/// changed on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub current: Bundle,
+    pub previous: Option<Bundle>,
+}
+
+impl Record {
+    pub fn read(root: &Path) -> Result<Option<Record>> {
+        let path = under(root, APPLIED_PATH);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::io("cannot read", &path, std::io::Error::other(e))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("cannot read", path, e)),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a record serializes")
+    }
+}
+
 impl Bundle {
     /// The profile at `path` and its secret file. An absolute secret-file path
     /// does not travel: each node reads its own file there.
@@ -97,7 +133,16 @@ impl Bundle {
         let profile =
             std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
         let secret_file = match secret_file_name(&profile) {
-            Some(name) if plain_relative(&name) => {
+            Some(written) if Path::new(&written).is_relative() => {
+                // It travels beside the profile: only a path inside its folder.
+                let name = inside_folder(&written).ok_or_else(|| {
+                    Error::usage(
+                        format!(
+                            "auth.secret-file = {written:?} leaves the profile's folder, so it cannot travel with the profile to the other node"
+                        ),
+                        "name a file in the profile's folder (e.g. \"cluster.secret\") or give an absolute path that holds the same secret on both nodes",
+                    )
+                })?;
                 let at = path.parent().unwrap_or(Path::new(".")).join(&name);
                 let contents = std::fs::read_to_string(&at)
                     .map_err(|e| Error::io("cannot read the secret file", &at, e))?;
@@ -113,14 +158,7 @@ impl Bundle {
 
     /// What this node applied last (None: nothing recorded yet).
     pub fn applied(root: &Path) -> Result<Option<Bundle>> {
-        let path = under(root, APPLIED_PATH);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::io("cannot read", &path, std::io::Error::other(e))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("cannot read", path, e)),
-        }
+        Ok(Record::read(root)?.map(|r| r.current))
     }
 
     pub fn to_json(&self) -> Vec<u8> {
@@ -158,26 +196,104 @@ impl Bundle {
     pub fn install(&self, root: &Path) -> Result<()> {
         let profile = under(root, PROFILE_PATH);
         let dir = profile.parent().expect("an absolute path").to_path_buf();
-        keep_previous(&profile, self.profile.as_bytes())?;
+        let record = Record::read(root)?;
+        // The profile edited in place is already the new one: what it replaces
+        // is the one applied last.
+        let before = match &record {
+            Some(r) => Some(r.current.profile.clone().into_bytes()),
+            None => std::fs::read(&profile).ok(),
+        };
+        keep_previous(&profile, before.as_deref(), self.profile.as_bytes())?;
         write_secret(&profile, self.profile.as_bytes())?;
         if let Some(s) = &self.secret_file {
             let at = dir.join(&s.name);
-            keep_previous(&at, s.contents.as_bytes())?;
+            keep_previous(
+                &at,
+                std::fs::read(&at).ok().as_deref(),
+                s.contents.as_bytes(),
+            )?;
             write_secret(&at, s.contents.as_bytes())?;
         }
-        write_secret(&under(root, APPLIED_PATH), &self.to_json())
+        let previous = match record {
+            Some(r) if r.current != *self => Some(r.current),
+            Some(r) => r.previous,
+            None => None,
+        };
+        let record = Record {
+            current: self.clone(),
+            previous,
+        };
+        write_secret(&under(root, APPLIED_PATH), &record.to_json())
     }
 
-    /// What differs from `other`, line by line, with every value that may be a
-    /// secret hidden (a line naming a secret or a password) and the secret
-    /// files compared, never shown.
+    /// What differs from `other`: the keys whose values differ, each node's
+    /// value shown except under `auth` and `fencing` and for keys that name a
+    /// secret or a password (fence devices take passwords by position too); the
+    /// secret files compared, never shown.
     pub fn diff(&self, this: &str, other: &Bundle, peer: &str) -> String {
-        let mut out = line_diff(&masked(&self.profile), &masked(&other.profile), this, peer);
+        let (Some(a), Some(b)) = (flat(&self.profile), flat(&other.profile)) else {
+            return "  (one of the profiles does not parse: not shown)\n".into();
+        };
+        let mut out = String::new();
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        for key in keys {
+            let (x, y) = (a.get(key), b.get(key));
+            if x == y {
+                continue;
+            }
+            let show = |v: Option<&String>| match v {
+                None => "(absent)".to_string(),
+                Some(_) if hidden(key) => "(hidden)".to_string(),
+                Some(v) => v.clone(),
+            };
+            out.push_str(&format!(
+                "  {key}: {this} {} / {peer} {}\n",
+                show(x),
+                show(y)
+            ));
+        }
         if self.secret_file != other.secret_file {
             out.push_str("  the secret files differ (contents not shown)\n");
         }
         out
     }
+}
+
+/// A profile's values by key path ("pbx.extension.2.number"), or None when it
+/// does not parse.
+fn flat(profile: &str) -> Option<std::collections::BTreeMap<String, String>> {
+    fn walk(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeMap<String, String>) {
+        let join = |k: &str| {
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        match v {
+            toml::Value::Table(t) => t.iter().for_each(|(k, v)| walk(&join(k), v, out)),
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_table) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| walk(&join(&(i + 1).to_string()), v, out)),
+            v => {
+                out.insert(prefix.to_string(), v.to_string());
+            }
+        }
+    }
+    let table: toml::Table = toml::from_str(profile).ok()?;
+    let mut out = std::collections::BTreeMap::new();
+    walk("", &toml::Value::Table(table), &mut out);
+    Some(out)
+}
+
+/// Keys whose values a diff never shows.
+fn hidden(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    k.starts_with("auth.")
+        || k.starts_with("fencing.")
+        || k.contains("secret")
+        || k.contains("pass")
 }
 
 /// What the other node is asked (its forced command reads it from
@@ -253,13 +369,46 @@ pub struct Peer<'a> {
     pub name: String,
     pub address: String,
     pub runner: &'a dyn Runner,
+    /// The private key ssh uses (KEY_PATH, or a copy held for one run).
+    pub key: PathBuf,
+    /// The copy's file, removed when the run ends.
+    held: Option<tempfile::TempPath>,
 }
 
-impl Peer<'_> {
+impl<'a> Peer<'a> {
+    pub fn new(name: String, address: String, runner: &'a dyn Runner) -> Peer<'a> {
+        Peer {
+            name,
+            address,
+            runner,
+            key: PathBuf::from(crate::render::peer::KEY_PATH),
+            held: None,
+        }
+    }
+
+    /// Keeps the key as it is now for the rest of the run: an apply that
+    /// changes the cluster secret writes a new key on this node before the
+    /// other node has its public half.
+    pub fn hold_key(&mut self, root: &Path) -> Result<()> {
+        let dir = under(root, "/run");
+        let bytes = std::fs::read(&self.key).map_err(|e| Error::io("cannot read", &self.key, e))?;
+        let copy = tempfile::Builder::new()
+            .prefix(".pbx-cluster-peer-key-")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io("cannot make a file in", &dir, e))?;
+        let path = copy.into_temp_path();
+        crate::fsutil::write_atomic(&path, &bytes, 0o600)
+            .map_err(|e| Error::io("cannot write", path.to_path_buf(), e))?;
+        self.key = path.to_path_buf();
+        self.held = Some(path);
+        Ok(())
+    }
+
     /// The ssh command for `request`, the bundle on stdin (never in argv).
     pub fn command(&self, request: Request, bundle: Option<&Bundle>) -> Cmd {
         let mut cmd = Cmd::new("ssh")
-            .args(["-i", crate::render::peer::KEY_PATH])
+            .arg("-i")
+            .arg(self.key.display().to_string())
             .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
             .args(["-o", "StrictHostKeyChecking=accept-new"])
             .args(["-o", &format!("UserKnownHostsFile={KNOWN_HOSTS_PATH}")])
@@ -287,10 +436,17 @@ impl Peer<'_> {
         let out = self
             .runner
             .run(&self.command(request, bundle))
-            .map_err(|e| PeerError::Unreachable {
-                node: self.name.clone(),
-                address: self.address.clone(),
-                detail: e.to_string(),
+            .map_err(|e| match e {
+                crate::exec::ExecError::Timeout { after, .. } => PeerError::Timeout {
+                    node: self.name.clone(),
+                    request: request.words().into(),
+                    after_s: after.as_secs(),
+                },
+                e => PeerError::Unreachable {
+                    node: self.name.clone(),
+                    address: self.address.clone(),
+                    detail: e.to_string(),
+                },
             })?;
         let answered = match request {
             Request::Plan { .. } => matches!(out.code, Some(0 | 3)),
@@ -315,10 +471,10 @@ impl Peer<'_> {
         })
     }
 
-    /// The profile the other node applied last.
-    pub fn applied(&self) -> std::result::Result<Option<Bundle>, PeerError> {
+    /// The other node's record of the profiles it applied.
+    pub fn applied(&self) -> std::result::Result<Option<Record>, PeerError> {
         let out = self.ask(Request::Profile, None)?;
-        serde_json::from_slice::<Option<Bundle>>(&out.stdout)
+        serde_json::from_slice::<Option<Record>>(&out.stdout)
             .map_err(|e| PeerError::Bundle(e.to_string()))
     }
 }
@@ -336,8 +492,8 @@ pub struct Both<'a> {
     pub plan: &'a crate::plan::Plan,
     pub peer: &'a Peer<'a>,
     pub bundle: &'a Bundle,
-    /// What this node applied last.
-    pub applied: Option<Bundle>,
+    /// What this node applied.
+    pub applied: Option<Record>,
     pub allow_disruption: bool,
 }
 
@@ -351,6 +507,7 @@ impl Both<'_> {
         check_same_applied(
             (self.this, self.applied.as_ref()),
             (&self.peer.name, theirs.as_ref()),
+            Some(self.bundle),
         )?;
         let allow_disruption = self.allow_disruption;
         let peer_plan = self
@@ -381,19 +538,28 @@ impl Both<'_> {
     }
 }
 
-/// Both records, when both nodes have one, must be the same.
+/// Both records, when both nodes have one, must name the same profile, unless
+/// the run that is `given` stopped after its first node: that node's record is
+/// the given profile and the other's is what the first node had before.
 pub fn check_same_applied(
-    this: (&str, Option<&Bundle>),
-    peer: (&str, Option<&Bundle>),
+    this: (&str, Option<&Record>),
+    peer: (&str, Option<&Record>),
+    given: Option<&Bundle>,
 ) -> std::result::Result<(), PeerError> {
-    match (this.1, peer.1) {
-        (Some(a), Some(b)) if a != b => Err(PeerError::ProfilesDiffer {
-            this: this.0.into(),
-            peer: peer.0.into(),
-            diff: a.diff(this.0, b, peer.0),
-        }),
-        _ => Ok(()),
+    let (Some(a), Some(b)) = (this.1, peer.1) else {
+        return Ok(());
+    };
+    let resumed = |first: &Record, second: &Record| {
+        given == Some(&first.current) && first.previous.as_ref() == Some(&second.current)
+    };
+    if a.current == b.current || resumed(a, b) || resumed(b, a) {
+        return Ok(());
     }
+    Err(PeerError::ProfilesDiffer {
+        this: this.0.into(),
+        peer: peer.0.into(),
+        diff: a.current.diff(this.0, &b.current, peer.0),
+    })
 }
 
 /// `auth.secret-file` as the profile writes it.
@@ -412,6 +578,20 @@ fn plain_relative(name: &str) -> bool {
     !name.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
+/// A relative path as a plain one inside the folder ("./s" is "s"), or None
+/// when it leaves the folder.
+fn inside_folder(written: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in Path::new(written).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str()?),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
 fn under(root: &Path, abs: &str) -> PathBuf {
     root.join(abs.trim_start_matches('/'))
 }
@@ -420,69 +600,29 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::fsutil::write_atomic(path, bytes, 0o600).map_err(|e| Error::io("cannot write", path, e))
 }
 
-/// Keeps `path`'s current contents beside it when `new` replaces them.
-fn keep_previous(path: &Path, new: &[u8]) -> Result<()> {
-    match std::fs::read(path) {
-        Ok(old) if old != new => {
+/// Keeps `old` beside `path` when `new` differs from it.
+fn keep_previous(path: &Path, old: Option<&[u8]>, new: &[u8]) -> Result<()> {
+    match old {
+        Some(old) if old != new => {
             let mut keep = path.as_os_str().to_owned();
             keep.push(PREVIOUS_SUFFIX);
-            write_secret(Path::new(&keep), &old)
+            write_secret(Path::new(&keep), old)
         }
         _ => Ok(()),
     }
-}
-
-/// The profile with the value of every line that names a secret or a password
-/// replaced.
-fn masked(profile: &str) -> Vec<String> {
-    profile
-        .lines()
-        .map(|line| {
-            let lower = line.to_ascii_lowercase();
-            match line.split_once('=') {
-                Some((key, _)) if lower.contains("secret") || lower.contains("pass") => {
-                    format!("{key}= (hidden)")
-                }
-                _ => line.to_string(),
-            }
-        })
-        .collect()
-}
-
-/// A line diff (longest common subsequence): "- " lines only `a` has, "+ "
-/// lines only `b` has, each marked with the node that has it.
-fn line_diff(a: &[String], b: &[String], a_name: &str, b_name: &str) -> String {
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if j == m || (i < n && lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out.push_str(&format!("  {a_name}: {}\n", a[i]));
-            i += 1;
-        } else {
-            out.push_str(&format!("  {b_name}: {}\n", b[j]));
-            j += 1;
-        }
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::exec::RecordingRunner;
+
+    fn record(current: &Bundle, previous: Option<&Bundle>) -> Record {
+        Record {
+            current: current.clone(),
+            previous: previous.cloned(),
+        }
+    }
 
     fn bundle(profile: &str) -> Bundle {
         Bundle {
@@ -527,11 +667,7 @@ mod tests {
     #[test]
     fn the_bundle_goes_on_stdin_never_in_argv() {
         let r = RecordingRunner::new();
-        let peer = Peer {
-            name: "node2".into(),
-            address: "10.0.1.2".into(),
-            runner: &r,
-        };
+        let peer = Peer::new("node2".into(), "10.0.1.2".into(), &r);
         let b = bundle("[cluster]\n");
         let cmd = peer.command(
             Request::Apply {
@@ -550,15 +686,11 @@ mod tests {
     fn an_unreachable_peer_and_a_failed_apply_are_told_apart() {
         let r = RecordingRunner::new()
             .respond("ssh", Output::failed(255, "ssh: connect to host: No route"));
-        let peer = Peer {
-            name: "node2".into(),
-            address: "10.0.1.2".into(),
-            runner: &r,
-        };
+        let peer = Peer::new("node2".into(), "10.0.1.2".into(), &r);
         let e = peer.applied().unwrap_err();
         assert!(matches!(e, PeerError::Unreachable { .. }), "{e}");
         let r = RecordingRunner::new().respond("ssh", Output::failed(1, "apt-get failed"));
-        let peer = Peer { runner: &r, ..peer };
+        let peer = Peer::new("node2".into(), "10.0.1.2".into(), &r);
         let e = peer
             .ask(
                 Request::Apply {
@@ -577,7 +709,7 @@ mod tests {
                 stderr: Vec::new(),
             },
         );
-        let peer = Peer { runner: &r, ..peer };
+        let peer = Peer::new("node2".into(), "10.0.1.2".into(), &r);
         assert!(
             peer.ask(
                 Request::Plan {
@@ -592,25 +724,61 @@ mod tests {
     #[test]
     fn differing_records_are_refused_with_a_diff_that_hides_secrets() {
         let a = bundle(
-            "[auth]\nsecret-file = \"lab.secret\"\n[[pbx.extension]]\nnumber = \"1001\"\nsecret = \"old-pass\"\n",
+            "[auth]\nsecret-file = \"lab.secret\"\n[fencing]\nheartbeat-args = [\"cl01\", \"admin\", \"fence-pw-1\"]\n[[pbx.extension]]\nnumber = \"1001\"\nsecret = \"old-pass\"\n",
         );
         let mut b = bundle(
-            "[auth]\nsecret-file = \"lab.secret\"\n[[pbx.extension]]\nnumber = \"1002\"\nsecret = \"new-pass\"\n",
+            "[auth]\nsecret-file = \"lab.secret\"\n[fencing]\nheartbeat-args = [\"cl01\", \"admin\", \"fence-pw-2\"]\n[[pbx.extension]]\nnumber = \"1002\"\nsecret = \"new-pass\"\n",
         );
-        assert!(check_same_applied(("node1", Some(&a)), ("node2", Some(&a))).is_ok());
+        let (ra, rb) = (record(&a, None), record(&b, None));
+        assert!(check_same_applied(("node1", Some(&ra)), ("node2", Some(&ra)), None).is_ok());
         assert!(
-            check_same_applied(("node1", Some(&a)), ("node2", None)).is_ok(),
+            check_same_applied(("node1", Some(&ra)), ("node2", None), None).is_ok(),
             "nothing recorded yet on one node: nothing to compare"
         );
         b.secret_file.as_mut().unwrap().contents = "another".into();
-        let e = check_same_applied(("node1", Some(&a)), ("node2", Some(&b))).unwrap_err();
+        let rb2 = record(&b, None);
+        let e = check_same_applied(("node1", Some(&ra)), ("node2", Some(&rb2)), None).unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("node1: number = \"1001\""), "{text}");
-        assert!(text.contains("node2: number = \"1002\""), "{text}");
+        assert!(
+            text.contains("pbx.extension.1.number: node1 \"1001\" / node2 \"1002\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("fencing.heartbeat-args: node1 (hidden)"),
+            "{text}"
+        );
         assert!(text.contains("the secret files differ"), "{text}");
-        for secret in ["old-pass", "new-pass", "another", "cluster-secret-value"] {
+        for secret in [
+            "old-pass",
+            "new-pass",
+            "another",
+            "cluster-secret-value",
+            "fence-pw",
+        ] {
             assert!(!text.contains(secret), "{text}");
         }
+        // A run that stopped after its first node: that node has the given
+        // profile over what the other still has; the same command goes on, from
+        // either node.
+        let first = record(&b, Some(&a));
+        assert!(
+            check_same_applied(("node1", Some(&first)), ("node2", Some(&ra)), Some(&b)).is_ok()
+        );
+        assert!(
+            check_same_applied(("node2", Some(&ra)), ("node1", Some(&first)), Some(&b)).is_ok()
+        );
+        // The other node changed on its own (its record is neither the given
+        // profile nor what the first node had before): refused.
+        let c = bundle("[cluster]\nname = \"c\"\n");
+        assert!(
+            check_same_applied(
+                ("node1", Some(&first)),
+                ("node2", Some(&record(&c, None))),
+                Some(&b)
+            )
+            .is_err()
+        );
+        let _ = rb;
     }
 
     /// The other node as a recording runner sees it: its record, its plan's
@@ -620,11 +788,12 @@ mod tests {
         theirs: Option<&Bundle>,
         peer_plan_code: i32,
     ) -> (Vec<String>, Result<()>) {
-        let record = serde_json::to_vec(&theirs).unwrap();
+        let theirs = theirs.map(|b| record(b, None));
+        let answer = serde_json::to_vec(&theirs).unwrap();
         let r = RecordingRunner::new().respond_with(move |cmd: &Cmd| {
             let request = cmd.args.last().cloned().unwrap_or_default();
             Some(match request.as_str() {
-                "profile" => Output::ok(record.clone()),
+                "profile" => Output::ok(answer.clone()),
                 "plan" => Output {
                     code: Some(peer_plan_code),
                     stdout: b"node2's plan\n".to_vec(),
@@ -633,11 +802,7 @@ mod tests {
                 _ => Output::ok(b"applied\n".to_vec()),
             })
         });
-        let peer = Peer {
-            name: "node2".into(),
-            address: "10.0.1.2".into(),
-            runner: &r,
-        };
+        let peer = Peer::new("node2".into(), "10.0.1.2".into(), &r);
         let mine = bundle("[cluster]\nname = \"a\"\n");
         let plan = crate::plan::Plan {
             node: "node1".into(),
@@ -650,7 +815,7 @@ mod tests {
             plan: &plan,
             peer: &peer,
             bundle: &mine,
-            applied: Some(mine.clone()),
+            applied: Some(record(&mine, None)),
             allow_disruption: false,
         }
         .run(&crate::output::Reporter::new(true), || {
@@ -728,7 +893,30 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
-        assert_eq!(Bundle::applied(root.path()).unwrap(), Some(b));
+        assert_eq!(Bundle::applied(root.path()).unwrap(), Some(b.clone()));
+        // Edited in place and applied again: the previous copy is the record's.
+        let edited = Bundle {
+            profile: "[auth]\nsecret-file = \"s\"\n# edited\n".into(),
+            ..b.clone()
+        };
+        std::fs::write(&p, &edited.profile).unwrap();
+        edited.install(root.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("etc/pbx-cluster/cluster.toml.previous"))
+                .unwrap(),
+            b.profile
+        );
+        // "./s" travels as "s"; a path out of the folder is refused, naming the key.
+        std::fs::write(dir.path().join("q.toml"), "[auth]\nsecret-file = \"./s\"\n").unwrap();
+        let q = Bundle::read(&dir.path().join("q.toml")).unwrap();
+        assert_eq!(q.secret_file.unwrap().name, "s");
+        std::fs::write(
+            dir.path().join("r.toml"),
+            "[auth]\nsecret-file = \"../s\"\n",
+        )
+        .unwrap();
+        let e = Bundle::read(&dir.path().join("r.toml")).unwrap_err();
+        assert!(e.to_string().contains("auth.secret-file"), "{e}");
         // A name that would leave the folder is refused.
         let evil = br#"{"profile":"","secret_file":{"name":"../../root/.ssh/x","contents":""}}"#;
         assert!(Bundle::from_json(evil).is_err());

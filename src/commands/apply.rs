@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use std::path::Path;
 
-use crate::apply::peer::{Bundle, Peer, Request};
+use crate::apply::peer::{Bundle, Peer, Record, Request};
 use crate::apply::{Applier, LOG_FILE, init};
 use crate::cli::{ApplyArgs, InitArgs, NodeArgs, PlanArgs};
 use crate::error::{EXIT_CHANGES, Result};
@@ -13,6 +13,10 @@ use crate::exec::{LocalRunner, Runner};
 use crate::output::Reporter;
 use crate::plan::{self, Plan};
 use crate::{profile, render};
+
+/// Held by apply and init for their whole run (the other node's apply comes
+/// in as `pbx-cluster peer`, which is an apply too).
+const LOCK_FILE: &str = "run/pbx-cluster.lock";
 
 struct Prepared {
     model: crate::model::Model,
@@ -87,11 +91,11 @@ fn peer_of<'a>(args: &NodeArgs, p: &Prepared, runner: &'a dyn Runner) -> Option<
         return None;
     }
     let other = p.model.nodes.iter().find(|n| n.name != p.node)?;
-    Some(Peer {
-        name: other.name.clone(),
-        address: other.heartbeat.address.to_string(),
+    Some(Peer::new(
+        other.name.clone(),
+        other.heartbeat.address.to_string(),
         runner,
-    })
+    ))
 }
 
 /// After a run on this node: the profile becomes the node's own and its record
@@ -155,10 +159,11 @@ pub fn plan(args: &PlanArgs, quiet: bool) -> Result<ExitCode> {
         }
         // What apply would refuse first: the nodes applied different profiles.
         let theirs = peer.applied()?;
-        let mine = Bundle::applied(&args.node.root)?;
+        let mine = Record::read(&args.node.root)?;
         if let Err(e) = crate::apply::peer::check_same_applied(
             (&p.node, mine.as_ref()),
             (&peer.name, theirs.as_ref()),
+            Some(&bundle),
         ) {
             println!("\n{e}");
             changes += 1;
@@ -176,7 +181,10 @@ pub fn apply(args: &ApplyArgs, quiet: bool) -> Result<ExitCode> {
     let local = LocalRunner;
     let runner = (!args.skip_commands).then_some(&local as &dyn Runner);
     let p = prepare(&args.node, runner, &reporter)?;
-    if let Some(peer) = runner.and_then(|r| peer_of(&args.node, &p, r)) {
+    // After the checks: bad input leaves no trace, not even the lock file.
+    let _lock = crate::fsutil::lock_exclusive(&args.node.root.join(LOCK_FILE))?;
+    if let Some(mut peer) = runner.and_then(|r| peer_of(&args.node, &p, r)) {
+        peer.hold_key(&args.node.root)?;
         return apply_both(args, &p, &peer, &reporter);
     }
     apply_here(args, &p, runner, &reporter)?;
@@ -241,7 +249,7 @@ fn apply_both(
         plan: &p.plan,
         peer,
         bundle: &Bundle::read(&args.node.profile)?,
-        applied: Bundle::applied(&args.node.root)?,
+        applied: Record::read(&args.node.root)?,
         allow_disruption: args.node.allow_disruption,
     }
     .run(reporter, || apply_here(args, p, Some(&local), reporter))?;
@@ -252,6 +260,7 @@ pub fn init(args: &InitArgs, quiet: bool) -> Result<ExitCode> {
     let reporter = Reporter::new(quiet);
     let runner = LocalRunner;
     let p = prepare(&args.node, Some(&runner), &reporter)?;
+    let _lock = crate::fsutil::lock_exclusive(&args.node.root.join(LOCK_FILE))?;
     reporter.start_log(&args.node.root.join(LOG_FILE.trim_start_matches('/')));
     let applier = Applier::new(&args.node.root, Some(&runner), &reporter);
     let opts = init::InitOptions {
@@ -267,7 +276,13 @@ pub fn init(args: &InitArgs, quiet: bool) -> Result<ExitCode> {
         opts,
     }
     .run(&p.plan)?;
-    record(&args.node, &reporter)?;
+    // The cluster is formed and healthy: a record that cannot be written is
+    // the next apply's problem (it compares nothing then), not first boot's.
+    if let Err(e) = record(&args.node, &reporter) {
+        reporter.line(&format!(
+            "warning: the applied profile was not recorded: {e}"
+        ));
+    }
     reporter.line(&format!(
         "{}: healthy - DRBD Connected and UpToDate on both nodes, {} answers SIP{}{}",
         p.node,

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use crate::apply::peer::{Bundle, Request};
+use crate::apply::peer::{Bundle, Record, Request};
 use crate::cli::{ApplyArgs, NodeArgs, PlanArgs};
 use crate::error::{Error, Result};
 
@@ -22,10 +22,10 @@ pub fn run(quiet: bool) -> Result<ExitCode> {
     let request = Request::parse(&asked)?;
     let allow_disruption = match request {
         Request::Profile => {
-            let applied = Bundle::applied(std::path::Path::new("/"))?;
+            let record = Record::read(std::path::Path::new("/"))?;
             println!(
                 "{}",
-                serde_json::to_string(&applied).expect("a bundle serializes")
+                serde_json::to_string(&record).expect("a record serializes")
             );
             return Ok(ExitCode::SUCCESS);
         }

@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::apply::peer::{Bundle, Peer, check_same_applied};
+use crate::apply::peer::{Peer, Record, check_same_applied};
 use std::time::Duration;
 
 use crate::cli::StatusArgs;
@@ -52,38 +52,39 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
 /// health state: a node may be changed alone on purpose, with --this-node).
 /// None on a node that recorded none (pbx-cluster never applied there).
 fn profiles(hostname_file: &Path) -> Option<String> {
-    let mine = Bundle::applied(Path::new("/")).ok()??;
+    let mine = Record::read(Path::new("/")).ok()??;
     // The recorded profile names the other node; loading it reads its secret
     // file, so it is unpacked into a root-only folder first.
     let dir = tempfile::Builder::new()
         .prefix("pbx-cluster-status-")
         .tempdir_in("/run")
         .ok()?;
-    let model = crate::profile::load(&mine.unpack(dir.path()).ok()?)
+    let model = crate::profile::load(&mine.current.unpack(dir.path()).ok()?)
         .ok()?
         .model;
     let hostname = std::fs::read_to_string(hostname_file).ok();
     let this = crate::plan::identify(&model, None, hostname.as_deref().map(str::trim), &[]).ok()?;
     let other = model.nodes.iter().find(|n| n.name != this)?;
     let runner = LocalRunner;
-    let peer = Peer {
-        name: other.name.clone(),
-        address: other.heartbeat.address.to_string(),
-        runner: &runner,
-    };
+    let peer = Peer::new(
+        other.name.clone(),
+        other.heartbeat.address.to_string(),
+        &runner,
+    );
     Some(match peer.applied() {
-        Ok(theirs) => match check_same_applied((&this, Some(&mine)), (&peer.name, theirs.as_ref()))
-        {
-            Ok(()) if theirs.is_some() => {
-                format!("{this} and {} applied the same profile last", peer.name)
+        Ok(theirs) => {
+            match check_same_applied((&this, Some(&mine)), (&peer.name, theirs.as_ref()), None) {
+                Ok(()) if theirs.is_some() => {
+                    format!("{this} and {} applied the same profile last", peer.name)
+                }
+                Ok(()) => format!("{} recorded no applied profile yet", peer.name),
+                Err(_) => format!(
+                    "WARNING: {this} and {} applied different profiles last; `pbx-cluster plan {}` shows what differs, and apply refuses until they agree",
+                    peer.name,
+                    crate::apply::peer::PROFILE_PATH
+                ),
             }
-            Ok(()) => format!("{} recorded no applied profile yet", peer.name),
-            Err(_) => format!(
-                "WARNING: {this} and {} applied different profiles last; `pbx-cluster plan {}` shows what differs, and apply refuses until they agree",
-                peer.name,
-                crate::apply::peer::PROFILE_PATH
-            ),
-        },
+        }
         Err(e) => format!("{} not asked: {e}", peer.name),
     })
 }

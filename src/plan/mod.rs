@@ -513,7 +513,8 @@ fn host_steps(node: &Node, files: &FileSet, st: &NodeState) -> Vec<Step> {
             mode: block.mode,
             owner: "root".into(),
             group: "root".into(),
-            secret: false,
+            // No digest of a block derived from the secret, in the plan either.
+            secret: block.secret,
         };
         let current = now.map(|text| state::FileState {
             contents: text.into_bytes(),
