@@ -816,7 +816,10 @@ fn plan_output_masks_secrets() {
         .find(|s| s["action"]["path"] == "/root/.ssh/authorized_keys")
         .unwrap();
     assert_eq!(keys_step["action"]["secret"], true);
-    assert!(keys_step["action"].get("new_sha256").is_none(), "{keys_step}");
+    assert!(
+        keys_step["action"].get("new_sha256").is_none(),
+        "{keys_step}"
+    );
 
     // No digest of a secret-holding file, old or new: rendering is deterministic,
     // so a digest would let anyone test guesses of the secret offline.

@@ -391,7 +391,20 @@ impl<'a> Peer<'a> {
     /// other node has its public half.
     pub fn hold_key(&mut self, root: &Path) -> Result<()> {
         let dir = under(root, "/run");
-        let bytes = std::fs::read(&self.key).map_err(|e| Error::io("cannot read", &self.key, e))?;
+        let bytes = std::fs::read(&self.key).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::usage(
+                    format!(
+                        "this node has no key for {} yet ({} is missing: the node was set up before pbx-cluster reached the other node itself)",
+                        self.name,
+                        self.key.display()
+                    ),
+                    "run apply with --this-node once on each node (it writes the key and the other node's authorized_keys block); from then on apply reaches both",
+                )
+            } else {
+                Error::io("cannot read", &self.key, e)
+            }
+        })?;
         let copy = tempfile::Builder::new()
             .prefix(".pbx-cluster-peer-key-")
             .tempfile_in(&dir)
