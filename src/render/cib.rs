@@ -91,7 +91,8 @@ impl Primitive {
         self
     }
 
-    /// A service the engine starts through systemd (all target distros use it).
+    /// A service the engine starts through systemd (all target distros use it),
+    /// with `ocf:pbx-cluster:service`.
     pub fn service(name: &str) -> Self {
         Primitive {
             // An id is an XML NCName: '@' (a template unit) becomes '-'.
@@ -102,13 +103,16 @@ impl Primitive {
                     "-"
                 )
             ),
-            class: "systemd".into(),
-            provider: None,
-            kind: name.into(),
-            params: Vec::new(),
+            // Our agent, not the systemd class: that one runs a daemon-reload on
+            // every start and stop (about 3 s of each takeover under emulation);
+            // its drop-in is rendered once instead (engine::pacemaker).
+            class: "ocf".into(),
+            provider: Some("pbx-cluster".into()),
+            kind: "service".into(),
+            params: vec![("unit".into(), name.into())],
             // Generous: Asterisk loads its modules and a database replays its log
-            // after a crash before systemd reports them started. The monitor asks
-            // systemd (no shell agent), so a short interval is cheap: a crashed
+            // after a crash before systemd reports them started. The monitor is
+            // one `systemctl is-active`, so a short interval is cheap: a crashed
             // service is restarted within seconds, not half a minute.
             ops: lifecycle("5s", "180s", "180s"),
         }

@@ -139,3 +139,110 @@ fn validate_all_tells_a_missing_file_from_a_broken_one() {
     assert_eq!(agent(&node, "monitor").status.code(), Some(OCF_NOT_RUNNING));
     assert_eq!(agent(&node, "stop").status.code(), Some(OCF_SUCCESS));
 }
+
+/// A systemctl that knows one unit, `pbx-test.service`, whose state is a file.
+fn fake_systemctl(dir: &std::path::Path) -> std::path::PathBuf {
+    let state = dir.join("state");
+    fs::write(&state, "inactive\n").unwrap();
+    let script = dir.join("systemctl");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nstate='{s}'\necho \"$*\" >> '{log}'\n\
+             case \"$2\" in pbx-test|pbx-test.service) ;; *) exit 5 ;; esac\n\
+             case \"$1\" in\n\
+               cat) echo '[Unit]' ;;\n\
+               is-active) read -r st < \"$state\"; echo \"$st\"; [ \"$st\" = active ] ;;\n\
+               start) [ -e '{broken}' ] && exit 1; echo active > \"$state\" ;;\n\
+               stop) echo inactive > \"$state\" ;;\n\
+               reset-failed) ;;\n\
+               *) exit 1 ;;\n\
+             esac\n",
+            s = state.display(),
+            log = dir.join("calls").display(),
+            broken = dir.join("broken").display(),
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+fn service(dir: &std::path::Path, unit: &str, action: &str) -> std::process::Output {
+    run(Command::new("sh")
+        .env("PBX_CLUSTER_SYSTEMCTL", dir.join("systemctl"))
+        .env("OCF_ROOT", "/usr/lib/ocf")
+        .env("OCF_RESKEY_unit", unit)
+        .arg(repo("packaging/ocf/service"))
+        .arg(action))
+}
+
+#[test]
+fn ocf_tester_passes_the_service_agent() {
+    let tester = require_tool("/usr/sbin/ocf-tester", "resource-agents");
+    let dir = tempfile::tempdir().unwrap();
+    let systemctl = fake_systemctl(dir.path());
+    let out = run(Command::new(tester)
+        .env("PBX_CLUSTER_SYSTEMCTL", &systemctl)
+        .args(["-n", "svc-test", "-o", "unit=pbx-test"])
+        .arg(repo("packaging/ocf/service")));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("passed all tests"), "{all}");
+}
+
+#[test]
+fn the_service_agent_starts_stops_and_asks_systemd_without_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_systemctl(dir.path());
+    let d = dir.path();
+    assert_eq!(
+        service(d, "pbx-test", "monitor").status.code(),
+        Some(OCF_NOT_RUNNING)
+    );
+    assert_eq!(
+        service(d, "pbx-test", "start").status.code(),
+        Some(OCF_SUCCESS)
+    );
+    assert_eq!(
+        service(d, "pbx-test", "monitor").status.code(),
+        Some(OCF_SUCCESS)
+    );
+    // Killed behind the cluster's back: not running, so Pacemaker recovers it.
+    fs::write(d.join("state"), "failed\n").unwrap();
+    assert_eq!(
+        service(d, "pbx-test", "monitor").status.code(),
+        Some(OCF_NOT_RUNNING)
+    );
+    assert_eq!(
+        service(d, "pbx-test", "stop").status.code(),
+        Some(OCF_SUCCESS)
+    );
+    // A start systemd refuses is a failure.
+    fs::write(d.join("broken"), "").unwrap();
+    assert_eq!(
+        service(d, "pbx-test", "start").status.code(),
+        Some(OCF_ERR_GENERIC)
+    );
+    // A unit this node lacks: stop and monitor are harmless, start says why.
+    assert_eq!(
+        service(d, "pbx-none", "monitor").status.code(),
+        Some(OCF_NOT_RUNNING)
+    );
+    assert_eq!(
+        service(d, "pbx-none", "stop").status.code(),
+        Some(OCF_SUCCESS)
+    );
+    assert_eq!(
+        service(d, "pbx-none", "start").status.code(),
+        Some(OCF_ERR_INSTALLED)
+    );
+    assert_eq!(
+        service(d, "", "validate-all").status.code(),
+        Some(OCF_ERR_CONFIGURED)
+    );
+    let calls = fs::read_to_string(d.join("calls")).unwrap();
+    assert!(!calls.contains("daemon-reload"), "{calls}");
+    assert!(calls.contains("start pbx-test"), "{calls}");
+}
