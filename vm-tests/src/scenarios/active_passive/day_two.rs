@@ -57,6 +57,19 @@ pub fn add_extension(run: &mut Run, entry: &Entry) -> Result<(), Error> {
     );
     let applied = apply_from(pair, &mut s, standby, &edit, "the standby")?;
     same_profile_checks(pair, &mut s, &format!("number = \"{NEW_PHONE}\""));
+    for i in 0..2 {
+        let line = pair
+            .sh(i, "pbx-cluster status | grep '^profiles:'")
+            .stdout_str();
+        s.check(
+            &format!(
+                "{}'s status: both nodes applied the same profile",
+                pair.name(i)
+            ),
+            line.contains("applied the same profile last"),
+            line.trim(),
+        );
+    }
     no_move_checks(pair, &mut s, active, pid, started);
     let contacts = pair
         .sh(
