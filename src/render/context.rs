@@ -217,8 +217,11 @@ fn drbd_detect_s(s: &crate::model::Storage) -> u64 {
 /// Seconds the membership takes, after noticing a dead peer, to have it fenced
 /// (a transition, the fence agent, the device's power-off) while DRBD holds every
 /// write (resource-and-stonith). A Pacemaker lab pair under emulation needed more
-/// than 12 s in all; this is the margin on top of the deadtime.
-pub const FENCE_ALLOWANCE_S: u64 = 20;
+/// than 12 s in all; with both nodes serving calls the fence took about 20 s, and
+/// with 20 s allowed the survivor rebooted itself after the director's death
+/// (lb-both, full-3bf4a85): 40 s is the margin on top of the deadtime. The cost:
+/// a survivor's writes wait that much longer after its peer dies.
+pub const FENCE_ALLOWANCE_S: u64 = 40;
 
 /// o2cb's heartbeat threshold: its dead time, (threshold - 1) x 2 s, must cover
 /// DRBD dropping the dead peer, the membership noticing it (the deadtime) and the

@@ -405,25 +405,32 @@ impl Pair {
             .stdout_str()
     }
 
-    /// Saves a node's journal into the report's log folder.
+    /// Saves a node's journal into the report's log folder, and its previous
+    /// boot's when the journal keeps one: a node that rebooted by itself (a
+    /// self-fence) tells why only there.
     pub fn save_journal(&self, i: usize, label: &str) {
-        let out = self
-            .ssh
-            .run(
-                &self.addr(i),
-                "journalctl -q -o short-unix --no-pager -b",
-                Duration::from_secs(60),
-            )
-            .stdout_str();
         let _ = std::fs::create_dir_all(&self.logs);
-        let _ = std::fs::write(
-            self.logs.join(format!(
-                "{}-{label}-{}.journal",
-                self.engine.name(),
-                self.name(i)
-            )),
-            out,
-        );
+        for (boot, suffix) in [("-b", "journal"), ("-b -1", "previous-boot.journal")] {
+            let out = self
+                .ssh
+                .run(
+                    &self.addr(i),
+                    &format!("journalctl -q -o short-unix --no-pager {boot} 2>/dev/null"),
+                    Duration::from_secs(60),
+                )
+                .stdout_str();
+            if out.is_empty() && suffix != "journal" {
+                continue;
+            }
+            let _ = std::fs::write(
+                self.logs.join(format!(
+                    "{}-{label}-{}.{suffix}",
+                    self.engine.name(),
+                    self.name(i)
+                )),
+                out,
+            );
+        }
     }
 }
 
