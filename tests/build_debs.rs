@@ -54,7 +54,6 @@ fn scratch_tree() -> tempfile::TempDir {
     let fixtures = manifest_dir().join("tests/fixtures/placeholder-assets");
     for rel in [
         "packaging/ocf/drbdlinks",
-        "packaging/ocf/service",
         "packaging/heartbeat/drbdlinks",
         "packaging/lib/check-sip",
         "profiles/example.toml",
@@ -156,7 +155,6 @@ fn same_source_and_epoch_give_the_same_deb_bytes() {
         "./usr/share/fish/vendor_completions.d/pbx-cluster.fish",
         "./usr/lib/systemd/system/pbx-cluster-firstboot.service",
         "./usr/lib/ocf/resource.d/pbx-cluster/drbdlinks",
-        "./usr/lib/ocf/resource.d/pbx-cluster/service",
         "./etc/ha.d/resource.d/drbdlinks",
         "./usr/lib/pbx-cluster/check-sip",
         "./usr/share/doc/pbx-cluster/examples/cluster.toml",

@@ -29,8 +29,8 @@ fn live_cib(rendered: &str) -> String {
         1,
     )
     .replace(
-        "<primitive id=\"svc-asterisk\" class=\"ocf\" provider=\"pbx-cluster\" type=\"service\">",
-        "<primitive id=\"svc-asterisk\" class=\"ocf\" provider=\"pbx-cluster\" type=\"service\"><meta_attributes id=\"svc-asterisk-meta_attributes\"><nvpair id=\"svc-asterisk-meta_attributes-target-role\" name=\"target-role\" value=\"Stopped\"/></meta_attributes>",
+        "<primitive id=\"svc-asterisk\" class=\"systemd\" type=\"asterisk\">",
+        "<primitive id=\"svc-asterisk\" class=\"systemd\" type=\"asterisk\"><meta_attributes id=\"svc-asterisk-meta_attributes\"><nvpair id=\"svc-asterisk-meta_attributes-target-role\" name=\"target-role\" value=\"Stopped\"/></meta_attributes>",
     )
     .replace(
         "</constraints>",

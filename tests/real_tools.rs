@@ -183,7 +183,7 @@ fn load_balanced_cib_places_storage_and_services_on_both_and_the_director_on_one
         "services-clone [services-group]:\n      * Started: [ cl01 cl02 ]",
         "vip\t(ocf:heartbeat:IPaddr2):\t Started cl01",
         "ldirectord\t(ocf:heartbeat:ldirectord):\t Started cl01",
-        "svc-mysql\t(ocf:pbx-cluster:service):\t Started cl01",
+        "svc-mysql\t(systemd:mysql):\t Started cl01",
     ] {
         assert!(revised.contains(want), "no `{want}` in:\n{both}");
     }
@@ -201,7 +201,7 @@ fn load_balanced_cib_places_storage_and_services_on_both_and_the_director_on_one
     for want in [
         "services-clone [services-group]:\n      * Started: [ cl02 ]",
         "vip\t(ocf:heartbeat:IPaddr2):\t Started cl02",
-        "svc-mysql\t(ocf:pbx-cluster:service):\t Started cl02",
+        "svc-mysql\t(systemd:mysql):\t Started cl02",
     ] {
         assert!(revised.contains(want), "no `{want}` in:\n{one}");
     }

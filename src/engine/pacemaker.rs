@@ -63,19 +63,6 @@ impl Home for Pacemaker {
             FileSpec::template("pacemaker/cib.xml.j2", CIB_PATH, 0o600)
                 .secret(model.fencing.enabled()),
         ]
-        .into_iter()
-        // What Pacemaker's systemd class would write on every start, once.
-        .chain(model.services.iter().map(|svc| {
-            FileSpec::template(
-                "systemd/cluster-managed.conf.j2",
-                &format!(
-                    "{}/{svc}.service.d/50-pbx-cluster-managed.conf",
-                    super::SYSTEMD_UNITS
-                ),
-                0o644,
-            )
-        }))
-        .collect()
     }
 
     fn drbd_fencing(&self, model: &Model, node: &Node, dual_primary: bool) -> Option<DrbdFencing> {

@@ -91,8 +91,7 @@ impl Primitive {
         self
     }
 
-    /// A service the engine starts through systemd (all target distros use it),
-    /// with `ocf:pbx-cluster:service`.
+    /// A service the engine starts through systemd (all target distros use it).
     pub fn service(name: &str) -> Self {
         Primitive {
             // An id is an XML NCName: '@' (a template unit) becomes '-'.
@@ -103,16 +102,13 @@ impl Primitive {
                     "-"
                 )
             ),
-            // Our agent, not the systemd class: that one runs a daemon-reload on
-            // every start and stop (about 3 s of each takeover under emulation);
-            // its drop-in is rendered once instead (engine::pacemaker).
-            class: "ocf".into(),
-            provider: Some("pbx-cluster".into()),
-            kind: "service".into(),
-            params: vec![("unit".into(), name.into())],
+            class: "systemd".into(),
+            provider: None,
+            kind: name.into(),
+            params: Vec::new(),
             // Generous: Asterisk loads its modules and a database replays its log
-            // after a crash before systemd reports them started. The monitor is
-            // one `systemctl is-active`, so a short interval is cheap: a crashed
+            // after a crash before systemd reports them started. The monitor asks
+            // systemd (no shell agent), so a short interval is cheap: a crashed
             // service is restarted within seconds, not half a minute.
             ops: lifecycle("5s", "180s", "180s"),
         }

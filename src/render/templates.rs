@@ -104,10 +104,6 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "systemd/wait-addresses.conf.j2",
         include_str!("../../templates/systemd/wait-addresses.conf.j2"),
     ),
-    (
-        "systemd/cluster-managed.conf.j2",
-        include_str!("../../templates/systemd/cluster-managed.conf.j2"),
-    ),
 ];
 
 /// The template environment: strict about undefined variables, so a context
